@@ -1,0 +1,51 @@
+//! Authorization: what an authenticated caller may do.
+//!
+//! [`RequireScopesLayer`] checks the [`Principal`](crate::Principal)'s scopes (all of a
+//! list, or any of one). Put it after [`AuthLayer`](crate::jwt::AuthLayer), on a whole
+//! service or on one axum route with `route_layer`.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode, header};
+//! use meshward::{authz::RequireScopesLayer, jwt::{AuthLayer, Validator}};
+//! use tower::{ServiceBuilder, ServiceExt};
+//! # use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let secret = b"a shared secret of thirty-two bytes!";
+//! let validator = Validator::builder("https://id.example.com", ["orders"])
+//!     .add_hmac_secret(secret, Algorithm::HS256)
+//!     .build()?;
+//! let service = ServiceBuilder::new()
+//!     .layer(AuthLayer::new(validator))
+//!     .layer(RequireScopesLayer::all(["orders:write"]))
+//!     .service_fn(|_: Request<String>| async { Ok::<_, std::convert::Infallible>(Response::new(String::new())) });
+//!
+//! # let exp = jsonwebtoken::get_current_timestamp() + 300;
+//! # let claims = serde_json::json!({"iss": "https://id.example.com", "aud": "orders", "scope": "orders:read", "exp": exp});
+//! # let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))?;
+//! // `token` is valid but only carries `orders:read`.
+//! let response = service
+//!     .oneshot(Request::builder().header(header::AUTHORIZATION, format!("Bearer {token}")).body(String::new())?)
+//!     .await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! assert_eq!(
+//!     response.headers()[header::WWW_AUTHENTICATE],
+//!     r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="orders:write""#,
+//! );
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod future;
+mod layer;
+mod service;
+
+#[doc(inline)]
+pub use self::error::{AuthzError, AuthzErrorKind};
+#[doc(inline)]
+pub use self::future::ResponseFuture;
+#[doc(inline)]
+pub use self::layer::RequireScopesLayer;
+#[doc(inline)]
+pub use self::service::RequireScopes;

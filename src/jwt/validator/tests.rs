@@ -1,0 +1,388 @@
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+
+use super::*;
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+const ISS: &str = "https://issuer.test";
+const NOW: i64 = 1_800_000_000;
+
+fn token(header: Value, claims: Value) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &EncodingKey::from_secret(SECRET),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    format!("{input}.{sig}")
+}
+
+fn claims() -> Value {
+    json!({"iss": ISS, "aud": "api", "sub": "alice", "exp": NOW + 60, "iat": NOW, "scope": "read write"})
+}
+
+fn hs256() -> Value {
+    json!({"alg": "HS256", "typ": "JWT"})
+}
+
+fn builder() -> ValidatorBuilder {
+    Validator::builder(ISS, ["api"]).add_hmac_secret(SECRET, Algorithm::HS256)
+}
+
+fn validator() -> Validator {
+    builder().build().unwrap()
+}
+
+fn kind(v: &Validator, token: &str, now: i64) -> TokenErrorKind {
+    v.validate_at(token, now).unwrap_err().kind().clone()
+}
+
+#[test]
+fn accepts_a_valid_token() {
+    let v = validator();
+    let t = v.validate_at(&token(hs256(), claims()), NOW).unwrap();
+    assert_eq!(t.subject.as_deref(), Some("alice"));
+    assert_eq!(t.audiences, ["api"]);
+    assert!(t.scopes.contains_all(["read", "write"]));
+}
+
+#[test]
+fn expiry_edges_with_leeway() {
+    let v = validator();
+    let t = token(hs256(), claims());
+    let exp = NOW + 60;
+    // Valid until exp + leeway (30 s), refused from that second on.
+    assert!(v.validate_at(&t, exp + 29).is_ok());
+    let v = validator(); // fresh cache
+    assert!(matches!(
+        kind(&v, &t, exp + 30),
+        TokenErrorKind::Expired { .. }
+    ));
+
+    let strict = builder().leeway(Duration::ZERO).build().unwrap();
+    assert!(strict.validate_at(&t, exp - 1).is_ok());
+    let strict = builder().leeway(Duration::ZERO).build().unwrap();
+    assert!(matches!(
+        kind(&strict, &t, exp),
+        TokenErrorKind::Expired { .. }
+    ));
+}
+
+#[test]
+fn not_before_and_issued_at_edges() {
+    let v = validator();
+    let mut c = claims();
+    c["nbf"] = json!(NOW + 30);
+    let t = token(hs256(), c);
+    assert!(v.validate_at(&t, NOW).is_ok(), "nbf within leeway");
+    assert!(matches!(
+        kind(&v, &t, NOW - 1),
+        TokenErrorKind::NotYetValid { .. }
+    ));
+
+    let mut c = claims();
+    c["iat"] = json!(NOW + 31);
+    let t = token(hs256(), c);
+    assert!(matches!(
+        kind(&v, &t, NOW),
+        TokenErrorKind::IssuedInFuture { .. }
+    ));
+}
+
+#[test]
+fn registered_claims_are_required() {
+    let v = validator();
+    for claim in ["exp", "iss", "aud"] {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove(claim);
+        assert_eq!(
+            kind(&v, &token(hs256(), c), NOW),
+            TokenErrorKind::MissingClaim {
+                claim: claim.into()
+            },
+        );
+    }
+    let mut c = claims();
+    c["exp"] = json!("tomorrow");
+    assert_eq!(
+        kind(&v, &token(hs256(), c), NOW),
+        TokenErrorKind::InvalidClaim {
+            claim: "exp".into()
+        }
+    );
+}
+
+#[test]
+fn issuer_and_audience() {
+    let v = validator();
+    let mut c = claims();
+    c["iss"] = json!("https://issuer.test/");
+    assert_eq!(
+        kind(&v, &token(hs256(), c), NOW),
+        TokenErrorKind::InvalidIssuer
+    );
+    let mut c = claims();
+    c["aud"] = json!(["other", "api"]);
+    assert!(v.validate_at(&token(hs256(), c), NOW).is_ok());
+    let mut c = claims();
+    c["aud"] = json!([]);
+    assert_eq!(
+        kind(&v, &token(hs256(), c), NOW),
+        TokenErrorKind::InvalidAudience {
+            expected: vec!["api".into()]
+        }
+    );
+}
+
+#[test]
+fn header_checks() {
+    let v = validator();
+    for alg in ["none", "None", "NONE", "nOnE", "HS257", ""] {
+        let t = token(json!({"alg": alg}), claims());
+        assert_eq!(
+            kind(&v, &t, NOW),
+            TokenErrorKind::UnsupportedAlgorithm,
+            "{alg}"
+        );
+    }
+    let t = token(json!({"alg": "HS256", "crit": ["exp"], "exp": 1}), claims());
+    assert_eq!(kind(&v, &t, NOW), TokenErrorKind::UnsupportedCritical);
+}
+
+#[test]
+fn duplicate_header_fields_are_malformed() {
+    let v = validator();
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","alg":"none"}"#),
+        URL_SAFE_NO_PAD.encode(claims().to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &EncodingKey::from_secret(SECRET),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    assert_eq!(
+        kind(&v, &format!("{input}.{sig}"), NOW),
+        TokenErrorKind::Malformed
+    );
+}
+
+#[test]
+fn required_type() {
+    let v = builder().require_type("at+jwt").build().unwrap();
+    for typ in [
+        "at+jwt",
+        "AT+JWT",
+        "application/at+jwt",
+        "Application/At+Jwt",
+    ] {
+        let t = token(json!({"alg": "HS256", "typ": typ}), claims());
+        assert!(v.validate_at(&t, NOW).is_ok(), "{typ}");
+    }
+    for header in [
+        json!({"alg": "HS256", "typ": "JWT"}),
+        json!({"alg": "HS256"}),
+    ] {
+        assert_eq!(
+            kind(&v, &token(header, claims()), NOW),
+            TokenErrorKind::InvalidType
+        );
+    }
+}
+
+#[test]
+fn required_claims_and_scope_paths() {
+    let v = builder()
+        .add_required_claim("tenant")
+        .add_scope_claim("realm_access.roles")
+        .build()
+        .unwrap();
+    assert_eq!(
+        kind(&v, &token(hs256(), claims()), NOW),
+        TokenErrorKind::MissingClaim {
+            claim: "tenant".into()
+        }
+    );
+    let mut c = claims();
+    c["tenant"] = json!("acme");
+    c["scp"] = json!(["extra"]);
+    c["realm_access"] = json!({"roles": ["admin"]});
+    let t = v.validate_at(&token(hs256(), c), NOW).unwrap();
+    assert_eq!(
+        t.scopes.iter().collect::<Vec<_>>(),
+        ["admin", "extra", "read", "write"]
+    );
+}
+
+#[test]
+fn size_caps() {
+    let v = builder().max_token_len(100).build().unwrap();
+    let t = token(hs256(), claims());
+    assert!(matches!(
+        kind(&v, &t, NOW),
+        TokenErrorKind::TooLarge { max: 100, .. }
+    ));
+    let v = builder().max_header_len(10).build().unwrap();
+    assert!(matches!(
+        kind(&v, &t, NOW),
+        TokenErrorKind::TooLarge { max: 10, .. }
+    ));
+}
+
+#[test]
+fn garbage_is_malformed() {
+    let v = validator();
+    for t in [
+        "",
+        "a",
+        "a.b",
+        "a.b.c.d",
+        "!!!.b.c",
+        "e30.e30.",
+        "e30=.e30.x",
+    ] {
+        let k = kind(&v, t, NOW);
+        assert!(
+            matches!(
+                k,
+                TokenErrorKind::Malformed | TokenErrorKind::UnsupportedAlgorithm
+            ),
+            "{t}: {k:?}"
+        );
+    }
+}
+
+#[test]
+fn cache_never_serves_an_expired_token() {
+    let v = validator();
+    let t = token(hs256(), claims());
+    let first = v.validate_at(&t, NOW).unwrap();
+    let again = v.validate_at(&t, NOW + 1).unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "second validation is a cache hit"
+    );
+    assert!(matches!(
+        kind(&v, &t, NOW + 60 + 30),
+        TokenErrorKind::Expired { .. }
+    ));
+}
+
+#[test]
+fn cache_skips_tokens_not_yet_valid() {
+    let v = validator();
+    let mut c = claims();
+    c["nbf"] = json!(NOW + 10);
+    let t = token(hs256(), c);
+    let first = v.validate_at(&t, NOW).unwrap();
+    let again = v.validate_at(&t, NOW).unwrap();
+    assert!(!Arc::ptr_eq(&first, &again), "not cached before nbf");
+}
+
+#[test]
+fn forged_signature_is_refused_and_not_cached() {
+    let v = validator();
+    let t = token(hs256(), claims());
+    let forged = format!("{}A", &t[..t.len() - 1]);
+    assert_eq!(kind(&v, &forged, NOW), TokenErrorKind::InvalidSignature);
+    let other = Validator::builder(ISS, ["api"])
+        .add_hmac_secret([7u8; 32], Algorithm::HS256)
+        .build()
+        .unwrap();
+    assert_eq!(kind(&other, &t, NOW), TokenErrorKind::InvalidSignature);
+}
+
+#[test]
+fn configuration_errors() {
+    let weak = Validator::builder(ISS, ["api"])
+        .add_hmac_secret(b"short", Algorithm::HS256)
+        .build();
+    assert!(matches!(
+        weak.unwrap_err().kind(),
+        ConfigErrorKind::WeakSecret { .. }
+    ));
+    let none = Validator::builder(ISS, ["api"]).build();
+    assert!(matches!(
+        none.unwrap_err().kind(),
+        ConfigErrorKind::NoKeys { .. }
+    ));
+    let no_aud = Validator::builder(ISS, Vec::<String>::new())
+        .add_hmac_secret(SECRET, Algorithm::HS256)
+        .build();
+    assert!(matches!(
+        no_aud.unwrap_err().kind(),
+        ConfigErrorKind::NoAudience { .. }
+    ));
+    let hs_in_list = builder().algorithms([Algorithm::HS256]).build();
+    assert!(matches!(
+        hs_in_list.unwrap_err().kind(),
+        ConfigErrorKind::AlgorithmMismatch { .. }
+    ));
+    let dup = builder()
+        .add_issuer(Issuer::new(ISS, ["x"]).add_hmac_secret(SECRET, Algorithm::HS256))
+        .build();
+    assert!(matches!(
+        dup.unwrap_err().kind(),
+        ConfigErrorKind::DuplicateIssuer { .. }
+    ));
+    let ed = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+    let mixed = builder()
+        .add_key(VerifyingKey::from_jwk_json(ed).unwrap())
+        .build();
+    assert!(matches!(
+        mixed.unwrap_err().kind(),
+        ConfigErrorKind::MixedKeyFamilies { .. }
+    ));
+    let narrowed_away = Validator::builder(ISS, ["api"])
+        .add_key(VerifyingKey::from_jwk_json(ed).unwrap())
+        .algorithms([Algorithm::RS256])
+        .build();
+    assert!(matches!(
+        narrowed_away.unwrap_err().kind(),
+        ConfigErrorKind::NoAllowedAlgorithm { .. }
+    ));
+}
+
+#[test]
+fn second_issuer_uses_its_own_keys_and_audiences() {
+    let other_secret = [9u8; 32];
+    let v = builder()
+        .add_issuer(
+            Issuer::new("https://other.test", ["api2"])
+                .add_hmac_secret(other_secret, Algorithm::HS256),
+        )
+        .build()
+        .unwrap();
+    let mut c = claims();
+    c["iss"] = json!("https://other.test");
+    // Signed with the first issuer's secret: the second issuer's key must refuse it.
+    assert_eq!(
+        kind(&v, &token(hs256(), c.clone()), NOW),
+        TokenErrorKind::InvalidSignature
+    );
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(hs256().to_string()),
+        URL_SAFE_NO_PAD.encode(c.to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &EncodingKey::from_secret(&other_secret),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    let t = format!("{input}.{sig}");
+    assert!(
+        matches!(kind(&v, &t, NOW), TokenErrorKind::InvalidAudience { .. }),
+        "aud api is the first issuer's"
+    );
+}

@@ -1,0 +1,96 @@
+//! Tower layers that take security out of microservice code.
+//!
+//! Wrap an axum router, a tonic server or any hyper/tower service in meshward's layers,
+//! and every request that reaches a handler has already been authenticated and
+//! authorized:
+//!
+//! ```text
+//! client ──▶ [AuthLayer] ──▶ [RequireScopesLayer] ──▶ handler
+//!             Principal        insufficient_scope       reads the Principal
+//! ```
+//!
+//! - [`jwt`]: the [`Validator`](jwt::Validator) (signature with algorithm-pinned keys,
+//!   `iss`, `aud`, `exp`, `nbf`, `iat`, `typ`, `crit`, size caps) and the
+//!   [`AuthLayer`](jwt::AuthLayer) that puts a [`Principal`] on every request.
+//! - [`authz`]: scope requirements.
+//! - [`Rejection`]: one table from fault to HTTP status, `WWW-Authenticate` challenge and gRPC
+//!   code; gRPC calls get trailers-only answers.
+//!
+//! # An axum server
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")] mod demo {
+//! use axum::{Router, routing::get};
+//! use meshward::{Principal, ServiceBuilderExt, jwt::{KeySet, Validator}};
+//! use tower::ServiceBuilder;
+//!
+//! async fn whoami(principal: Principal) -> String {
+//!     format!("hello {}", principal.subject().unwrap_or("?"))
+//! }
+//!
+//! pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//!     let validator = Validator::builder("https://id.example.com", ["orders"])
+//!         .add_keys(KeySet::from_jwks_file("jwks.json")?)
+//!         .build()?;
+//!     let app = Router::new()
+//!         .route("/whoami", get(whoami))
+//!         .layer(ServiceBuilder::new().authenticate(validator).require_all_scopes(["orders:read"]));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! # }
+//! ```
+//!
+//! # A tonic server
+//!
+//! ```no_run
+//! # #[cfg(feature = "tonic")] mod demo {
+//! use meshward::jwt::{AuthLayer, Validator};
+//!
+//! pub async fn serve(validator: Validator) -> Result<(), Box<dyn std::error::Error>> {
+//!     let (_, health) = tonic_health::server::health_reporter();
+//!     tonic::transport::Server::builder()
+//!         .layer(AuthLayer::new(validator))
+//!         .add_service(health)
+//!         .serve("127.0.0.1:50051".parse()?)
+//!         .await?;
+//!     Ok(())
+//! }
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | `axum` | `Principal` extractor (`FromRequestParts`, `Option<Principal>`), `IntoResponse` for `Rejection` |
+//! | `tonic` | [`RequestExt::principal`](crate::tonic::RequestExt) for `tonic::Request`, `Rejection` into `tonic::Status` |
+//!
+//! # Security defaults
+//!
+//! Every check is on; relaxations are named. `alg: none` cannot be configured; a key's
+//! algorithms come from the key, never from the token; HMAC secrets are added explicitly,
+//! never beside public keys, and must be as long as their hash; `jku`, `x5u` and `jwk`
+//! headers are never followed; a `crit` header is refused; responses never echo the token.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod authz;
+mod builder;
+pub mod jwt;
+mod principal;
+mod rejection;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
+
+#[doc(inline)]
+pub use self::builder::ServiceBuilderExt;
+#[doc(inline)]
+pub use self::principal::{ClaimsError, Principal, Scopes};
+#[doc(inline)]
+pub use self::rejection::{DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse};

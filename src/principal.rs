@@ -1,0 +1,305 @@
+//! Who is calling: the [`Principal`] every layer reads and writes, and its [`Scopes`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use jsonwebtoken::Algorithm;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::jwt::error::unix_time;
+
+/// The authenticated caller of one request.
+///
+/// [`AuthLayer`](crate::jwt::AuthLayer) inserts it into the request extensions once the
+/// bearer token is verified; later layers and handlers read it from there (the axum
+/// extractor, [`RequestExt`](crate::tonic::RequestExt) for tonic, or
+/// `request.extensions().get::<Principal>()`). Cloning is cheap: the verified claims are
+/// shared, and a token seen again (the verified-token cache) yields the same claims without
+/// another signature check.
+///
+/// `Debug` never prints the token.
+#[derive(Clone)]
+pub struct Principal {
+    token: Arc<VerifiedToken>,
+}
+
+/// What the validator learned from one token; shared by every `Principal` made from it.
+pub(crate) struct VerifiedToken {
+    pub(crate) issuer: String,
+    pub(crate) subject: Option<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) expires_at: i64,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) issued_at: Option<i64>,
+    pub(crate) jwt_id: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key_id: Option<String>,
+    pub(crate) scopes: Scopes,
+    pub(crate) claims: Map<String, Value>,
+    pub(crate) raw: Box<str>,
+}
+
+impl Principal {
+    pub(crate) fn from_verified(token: Arc<VerifiedToken>) -> Self {
+        Self { token }
+    }
+
+    /// The `sub` claim, if the token had one.
+    pub fn subject(&self) -> Option<&str> {
+        self.token.subject.as_deref()
+    }
+
+    /// The `iss` claim: always one of the validator's configured issuers.
+    pub fn issuer(&self) -> &str {
+        &self.token.issuer
+    }
+
+    /// The `aud` claim, as a list whether the token had a string or an array.
+    pub fn audiences(&self) -> &[String] {
+        &self.token.audiences
+    }
+
+    /// The `exp` claim.
+    pub fn expires_at(&self) -> SystemTime {
+        unix_time(self.token.expires_at)
+    }
+
+    /// The `nbf` claim, if present.
+    pub fn not_before(&self) -> Option<SystemTime> {
+        self.token.not_before.map(unix_time)
+    }
+
+    /// The `iat` claim, if present.
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        self.token.issued_at.map(unix_time)
+    }
+
+    /// The `jti` claim, if present.
+    pub fn jwt_id(&self) -> Option<&str> {
+        self.token.jwt_id.as_deref()
+    }
+
+    /// The algorithm the token was verified with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.token.algorithm
+    }
+
+    /// The `kid` of the key that verified the token, if the key had one.
+    pub fn key_id(&self) -> Option<&str> {
+        self.token.key_id.as_deref()
+    }
+
+    /// The scopes, normalised from `scope`, `scp` and any configured extra claims.
+    pub fn scopes(&self) -> &Scopes {
+        &self.token.scopes
+    }
+
+    /// The whole claim set, as JSON.
+    pub fn claim_set(&self) -> &Map<String, Value> {
+        &self.token.claims
+    }
+
+    /// One claim by dotted path: `"tenant"`, `"realm_access.roles"`.
+    pub fn claim(&self, path: &str) -> Option<&Value> {
+        claim_at_path(&self.token.claims, path)
+    }
+
+    /// The whole claim set deserialized into a type of your own.
+    ///
+    /// ```
+    /// # fn f(principal: &meshward::Principal) -> Result<(), meshward::ClaimsError> {
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { tenant: String, roles: Vec<String> }
+    /// let mine: MyClaims = principal.claims()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ClaimsError`] when the claims do not have the shape of `T`.
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
+        T::deserialize(&Value::Object(self.token.claims.clone())).map_err(ClaimsError)
+    }
+
+    /// The raw bearer token this principal was verified from, for onward calls.
+    ///
+    /// # Security
+    ///
+    /// This is a credential: do not log it.
+    pub fn token(&self) -> &str {
+        &self.token.raw
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Principal").field(&self.token).finish()
+    }
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedToken")
+            .field("subject", &self.subject)
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .field("token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The claims did not deserialize into the requested type.
+#[derive(Debug, thiserror::Error)]
+#[error("claims do not match the requested type")]
+pub struct ClaimsError(#[source] serde_json::Error);
+
+/// Walks `a.b.c` through nested JSON objects.
+pub(crate) fn claim_at_path<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// A set of scopes (or roles), normalised from the forms identity providers use: a
+/// space-delimited `scope` string (RFC 8693, RFC 9068), an `scp` array or string (Entra,
+/// Okta), and configured claim paths such as `realm_access.roles` (Keycloak).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Scopes {
+    set: BTreeSet<Box<str>>,
+}
+
+impl Scopes {
+    /// Scopes from an iterator of names; empty names are ignored.
+    pub fn from_names<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut scopes = Self::default();
+        for name in names {
+            scopes.insert_delimited(name.as_ref());
+        }
+        scopes
+    }
+
+    /// Adds every space-delimited name of a `scope` string, or every string of an array.
+    pub(crate) fn insert_value(&mut self, value: &Value) {
+        match value {
+            Value::String(s) => self.insert_delimited(s),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::String(s) = item {
+                        self.insert_delimited(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn insert_delimited(&mut self, s: &str) {
+        for name in s.split_ascii_whitespace() {
+            if !self.set.contains(name) {
+                self.set.insert(name.into());
+            }
+        }
+    }
+
+    /// Whether the set holds `scope`.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.set.contains(scope)
+    }
+
+    /// Whether the set holds every one of `scopes`.
+    pub fn contains_all<'a>(&self, scopes: impl IntoIterator<Item = &'a str>) -> bool {
+        scopes.into_iter().all(|s| self.contains(s))
+    }
+
+    /// Whether the set holds at least one of `scopes`.
+    pub fn contains_any<'a>(&self, scopes: impl IntoIterator<Item = &'a str>) -> bool {
+        scopes.into_iter().any(|s| self.contains(s))
+    }
+
+    /// The scopes in sorted order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.set.iter().map(|s| &**s)
+    }
+
+    /// How many scopes.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(s)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scopes_from_every_shape() {
+        let mut s = Scopes::default();
+        s.insert_value(&json!("read  write\tread"));
+        s.insert_value(&json!(["admin", 3, "write", "a b"]));
+        s.insert_value(&json!({"not": "scopes"}));
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            ["a", "admin", "b", "read", "write"]
+        );
+        assert!(s.contains_all(["read", "admin"]));
+        assert!(!s.contains_all(["read", "delete"]));
+        assert!(s.contains_any(["delete", "read"]));
+        assert_eq!(s.to_string(), "a admin b read write");
+    }
+
+    #[test]
+    fn empty_scope_string_gives_no_scopes() {
+        let mut s = Scopes::default();
+        s.insert_value(&json!("   "));
+        s.insert_value(&json!(null));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn claim_paths() {
+        let claims = json!({"realm_access": {"roles": ["x"]}, "a": 1});
+        let map = claims.as_object().unwrap();
+        assert_eq!(
+            claim_at_path(map, "realm_access.roles"),
+            Some(&json!(["x"]))
+        );
+        assert_eq!(claim_at_path(map, "a.b"), None);
+        assert_eq!(claim_at_path(map, "missing"), None);
+    }
+}

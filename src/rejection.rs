@@ -1,0 +1,431 @@
+//! How a refused request is answered: one mapping from fault to HTTP status, gRPC code and
+//! `WWW-Authenticate` challenge, and the pluggable responder that renders it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, request::Parts};
+
+use crate::authz::AuthzError;
+use crate::jwt::{TokenError, TokenErrorKind};
+
+/// A refused request: which class of fault it is, and the concern's typed error behind it.
+///
+/// Every meshward layer that refuses a request inserts its `Rejection` into the
+/// *response* extensions, so callers and outer layers can inspect why:
+///
+/// ```
+/// # use meshward::{Rejection, RejectionKind, jwt::TokenError};
+/// # fn inspect(response: &http::Response<()>) {
+/// if let Some(rejection) = response.extensions().get::<Rejection>() {
+///     if rejection.kind() == RejectionKind::InvalidToken {
+///         let error = rejection.downcast_ref::<TokenError>();
+///         println!("refused: {error:?}");
+///     }
+/// }
+/// # }
+/// ```
+///
+/// The status, gRPC code and challenge come from [`RejectionKind`]; the table is the one in the
+/// crate documentation.
+#[derive(Clone)]
+pub struct Rejection {
+    kind: RejectionKind,
+    description: &'static str,
+    scope: Option<Arc<str>>,
+    error: Arc<dyn StdError + Send + Sync + 'static>,
+}
+
+impl Rejection {
+    /// A rejection of the given kind caused by `error`. `description` is the fixed text sent
+    /// to the client; it must not contain anything taken from the request.
+    pub fn new(
+        kind: RejectionKind,
+        description: &'static str,
+        error: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            description,
+            scope: None,
+            error: Arc::new(error),
+        }
+    }
+
+    /// Names the scopes whose absence caused an [`RejectionKind::InsufficientScope`]
+    /// rejection; they appear in the challenge's `scope` parameter (RFC 6750 §3).
+    #[must_use]
+    pub fn with_scope(mut self, scope: impl Into<Arc<str>>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The class of fault.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The fixed description sent to the client.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
+    /// The scopes that were required, for insufficient-scope rejections.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The concern's typed error ([`TokenError`], [`AuthzError`], …).
+    pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// The concern's error as a concrete type, if it is one.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.error.downcast_ref::<E>()
+    }
+
+    /// The HTTP status for this rejection.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The gRPC status code for this rejection.
+    pub fn grpc_code(&self) -> i32 {
+        self.kind.grpc_code()
+    }
+
+    /// The `WWW-Authenticate` challenge, when the kind has one (401, 400 and the
+    /// insufficient-scope 403).
+    pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        let mut value = String::from("Bearer");
+        let mut params = Vec::with_capacity(4);
+        if let Some(realm) = realm {
+            params.push(("realm", realm));
+        }
+        match self.kind.error_code() {
+            Some(code) => {
+                params.push(("error", code));
+                params.push(("error_description", self.description));
+            }
+            None if self.kind != RejectionKind::MissingCredentials => return None,
+            None => {}
+        }
+        if let (RejectionKind::InsufficientScope, Some(scope)) = (self.kind, self.scope.as_deref())
+        {
+            params.push(("scope", scope));
+        }
+        for (i, (name, param)) in params.iter().enumerate() {
+            value.push_str(if i == 0 { " " } else { ", " });
+            value.push_str(name);
+            value.push_str("=\"");
+            push_quoted(&mut value, param);
+            value.push('"');
+        }
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// Renders the rejection as a plain HTTP response: status, challenge, empty body.
+    pub fn to_http_response<B: Default>(&self, realm: Option<&str>) -> Response<B> {
+        let mut response = Response::new(B::default());
+        *response.status_mut() = self.status();
+        if let Some(challenge) = self.www_authenticate(realm) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+
+    /// Renders the rejection as a trailers-only gRPC response: HTTP 200 with `grpc-status`
+    /// and `grpc-message` in the headers and an empty body, as gRPC servers answer a call
+    /// that fails before any message.
+    pub fn to_grpc_response<B: Default>(&self) -> Response<B> {
+        let mut response = Response::new(B::default());
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(self.grpc_code()));
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(self.description)) {
+            headers.insert("grpc-message", message);
+        }
+        response
+    }
+}
+
+impl fmt::Debug for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejection")
+            .field("kind", &self.kind)
+            .field("description", &self.description)
+            .field("scope", &self.scope)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl StdError for Rejection {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.error as &(dyn StdError + 'static))
+    }
+}
+
+impl From<TokenError> for Rejection {
+    fn from(error: TokenError) -> Self {
+        let kind = match error.kind() {
+            TokenErrorKind::Missing => RejectionKind::MissingCredentials,
+            TokenErrorKind::InvalidRequest => RejectionKind::InvalidRequest,
+            TokenErrorKind::KeysUnavailable => RejectionKind::Unavailable,
+            _ => RejectionKind::InvalidToken,
+        };
+        let description = error.kind().description();
+        Self::new(kind, description, error)
+    }
+}
+
+impl From<AuthzError> for Rejection {
+    fn from(error: AuthzError) -> Self {
+        let (kind, scope) = error.rejection_parts();
+        let description = error.kind().description();
+        let mut rejection = Self::new(kind, description, error);
+        rejection.scope = scope;
+        rejection
+    }
+}
+
+/// The classes of refusal, each with one HTTP status and one gRPC code.
+///
+/// | kind | HTTP | challenge `error` | gRPC |
+/// | --- | --- | --- | --- |
+/// | `MissingCredentials` | 401 | none (RFC 6750 §3.1) | 16 `UNAUTHENTICATED` |
+/// | `InvalidRequest` | 400 | `invalid_request` | 16 `UNAUTHENTICATED` |
+/// | `InvalidToken` | 401 | `invalid_token` | 16 `UNAUTHENTICATED` |
+/// | `InsufficientScope` | 403 | `insufficient_scope` | 7 `PERMISSION_DENIED` |
+/// | `Forbidden` | 403 | no challenge | 7 `PERMISSION_DENIED` |
+/// | `Unavailable` | 503 | no challenge | 14 `UNAVAILABLE` |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No credentials were presented.
+    MissingCredentials,
+    /// The credentials were presented in a malformed way.
+    InvalidRequest,
+    /// The token is invalid: signature, expiry, issuer, audience, key, format.
+    InvalidToken,
+    /// The token is valid but lacks a required scope.
+    InsufficientScope,
+    /// The caller is known but a policy or peer-identity rule denies the request.
+    Forbidden,
+    /// The request could not be checked: keys or a policy engine are unreachable.
+    Unavailable,
+}
+
+impl RejectionKind {
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The gRPC status code.
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            Self::MissingCredentials | Self::InvalidRequest | Self::InvalidToken => 16,
+            Self::InsufficientScope | Self::Forbidden => 7,
+            Self::Unavailable => 14,
+        }
+    }
+
+    /// The RFC 6750 error code for the challenge, if any.
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::InvalidRequest => Some("invalid_request"),
+            Self::InvalidToken => Some("invalid_token"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+            Self::MissingCredentials | Self::Forbidden | Self::Unavailable => None,
+        }
+    }
+}
+
+/// Renders a [`Rejection`] into a response.
+///
+/// The default, [`DefaultRejectionResponse`], answers gRPC requests with a trailers-only gRPC
+/// status and everything else with a status, a `WWW-Authenticate` challenge and an empty
+/// body. Implement this trait, or pass a closure
+/// `Fn(&Rejection, &http::request::Parts) -> http::Response<B>`, to render your own body.
+///
+/// ```
+/// use meshward::{Rejection, jwt::AuthLayer};
+/// # fn f(validator: meshward::jwt::Validator) {
+/// let layer = AuthLayer::new(validator).with_rejection_response(
+///     |rejection: &Rejection, _request: &http::request::Parts| {
+///         let mut response = http::Response::new(format!("{{\"error\":\"{}\"}}", rejection.description()));
+///         *response.status_mut() = rejection.status();
+///         response
+///     },
+/// );
+/// # }
+/// ```
+pub trait RejectionResponse<B> {
+    /// Builds the response for `rejection` to the request whose head is `request`.
+    fn response(&self, rejection: &Rejection, request: &Parts) -> Response<B>;
+}
+
+impl<F, B> RejectionResponse<B> for F
+where
+    F: Fn(&Rejection, &Parts) -> Response<B>,
+{
+    fn response(&self, rejection: &Rejection, request: &Parts) -> Response<B> {
+        self(rejection, request)
+    }
+}
+
+/// The standard rendering: gRPC trailers-only for `content-type: application/grpc*`, else
+/// an empty-bodied HTTP response with the RFC 6750 challenge.
+#[derive(Clone, Default)]
+pub struct DefaultRejectionResponse {
+    realm: Option<Arc<str>>,
+}
+
+impl DefaultRejectionResponse {
+    /// The default responder, with no `realm` in its challenges.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `realm="…"` to every challenge. Quotes and backslashes are escaped; control
+    /// characters are dropped.
+    #[must_use]
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        let realm: String = realm.into().chars().filter(|c| !c.is_control()).collect();
+        self.realm = Some(realm.into());
+        self
+    }
+}
+
+impl fmt::Debug for DefaultRejectionResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultRejectionResponse")
+            .field("realm", &self.realm)
+            .finish()
+    }
+}
+
+impl<B: Default> RejectionResponse<B> for DefaultRejectionResponse {
+    fn response(&self, rejection: &Rejection, request: &Parts) -> Response<B> {
+        if is_grpc(&request.headers) {
+            rejection.to_grpc_response()
+        } else {
+            rejection.to_http_response(self.realm.as_deref())
+        }
+    }
+}
+
+/// Whether a request is a gRPC call (`content-type: application/grpc`, `+proto`, `+json`…).
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().get(..16))
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"application/grpc"))
+}
+
+/// Appends `s` as the inside of an HTTP quoted-string.
+fn push_quoted(out: &mut String, s: &str) {
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        if !c.is_control() && c.is_ascii() {
+            out.push(c);
+        }
+    }
+}
+
+/// Percent-encodes a `grpc-message` as the gRPC HTTP/2 protocol requires: bytes outside
+/// printable ASCII, and `%` itself.
+fn grpc_percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_rejection(kind: TokenErrorKind) -> Rejection {
+        Rejection::from(TokenError::new(kind))
+    }
+
+    #[test]
+    fn challenge_for_missing_token_has_no_error_code() {
+        let r = token_rejection(TokenErrorKind::Missing);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.www_authenticate(None).unwrap(), "Bearer");
+        assert_eq!(
+            r.www_authenticate(Some("api")).unwrap(),
+            "Bearer realm=\"api\""
+        );
+        assert_eq!(r.grpc_code(), 16);
+    }
+
+    #[test]
+    fn challenge_for_invalid_token() {
+        let r = token_rejection(TokenErrorKind::InvalidSignature);
+        assert_eq!(
+            r.www_authenticate(Some("a\"b")).unwrap(),
+            "Bearer realm=\"a\\\"b\", error=\"invalid_token\", error_description=\"invalid signature\""
+        );
+    }
+
+    #[test]
+    fn unavailable_has_no_challenge() {
+        let r = token_rejection(TokenErrorKind::KeysUnavailable);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.www_authenticate(None).is_none());
+        assert_eq!(r.grpc_code(), 14);
+    }
+
+    #[test]
+    fn grpc_detection() {
+        let mut h = HeaderMap::new();
+        assert!(!is_grpc(&h));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
+        assert!(is_grpc(&h));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("Application/GRPC"));
+        assert!(is_grpc(&h));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(!is_grpc(&h));
+    }
+
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        assert_eq!(grpc_percent_encode("100% é"), "100%25 %C3%A9");
+        let r = token_rejection(TokenErrorKind::Expired {
+            exp: std::time::UNIX_EPOCH,
+            now: std::time::UNIX_EPOCH,
+        });
+        let res: Response<()> = r.to_grpc_response();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["grpc-status"], "16");
+        assert_eq!(res.headers()["grpc-message"], "token expired");
+    }
+}

@@ -1,0 +1,52 @@
+//! tonic adapter: reading the [`Principal`] in a handler, and [`Rejection`] as a
+//! [`tonic::Status`].
+//!
+//! [`AuthLayer`](crate::jwt::AuthLayer) goes on the server as a tower layer
+//! (`Server::builder().layer(…)`), so it sees every call before tonic routes it; refused
+//! calls get a trailers-only answer with `grpc-status` 16, 7 or 14.
+//!
+//! ```
+//! use meshward::tonic::RequestExt;
+//!
+//! fn who(request: &tonic::Request<()>) -> Result<String, tonic::Status> {
+//!     let principal = request
+//!         .principal()
+//!         .ok_or_else(|| tonic::Status::unauthenticated("no principal"))?;
+//!     Ok(principal.subject().unwrap_or_default().to_owned())
+//! }
+//! ```
+
+use crate::principal::Principal;
+use crate::rejection::Rejection;
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T> Sealed for tonic::Request<T> {}
+}
+
+/// meshward's view of a [`tonic::Request`]. Sealed.
+pub trait RequestExt: sealed::Sealed {
+    /// The principal the authentication layer inserted, if any.
+    fn principal(&self) -> Option<&Principal>;
+}
+
+impl<T> RequestExt for tonic::Request<T> {
+    fn principal(&self) -> Option<&Principal> {
+        self.extensions().get::<Principal>()
+    }
+}
+
+impl From<&Rejection> for tonic::Status {
+    fn from(rejection: &Rejection) -> Self {
+        tonic::Status::new(
+            tonic::Code::from_i32(rejection.grpc_code()),
+            rejection.description(),
+        )
+    }
+}
+
+impl From<Rejection> for tonic::Status {
+    fn from(rejection: Rejection) -> Self {
+        Self::from(&rejection)
+    }
+}
