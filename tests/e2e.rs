@@ -1,1 +1,9 @@
+//! End-to-end tests: real servers on 127.0.0.1, real clients, tokens signed at run time.
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+#[path = "e2e/grpc.rs"]
+mod grpc;
+#[path = "e2e/jwt.rs"]
+mod jwt;
