@@ -94,3 +94,8 @@ pub use self::builder::ServiceBuilderExt;
 pub use self::principal::{ClaimsError, Principal, Scopes};
 #[doc(inline)]
 pub use self::rejection::{DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse};
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,5 +1,10 @@
 //! End-to-end tests: real servers on 127.0.0.1, real clients, tokens signed at run time.
-#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::type_complexity
+)]
 
 mod support;
 

@@ -223,10 +223,10 @@ pub(crate) fn key_from_jwk(jwk: &Jwk) -> Result<VerifyingKey, &'static str> {
         None | Some(PublicKeyUse::Signature) => {}
         Some(_) => return Err("key is not for signatures"),
     }
-    if let Some(ops) = &jwk.common.key_operations {
-        if !ops.contains(&KeyOperations::Verify) {
-            return Err("key_ops does not allow verify");
-        }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.contains(&KeyOperations::Verify)
+    {
+        return Err("key_ops does not allow verify");
     }
     let family: &[Algorithm] = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => AlgorithmFamily::Rsa.algorithms(),

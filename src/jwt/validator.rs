@@ -238,24 +238,24 @@ impl Inner {
             return Err(expired(expires_at, now).into());
         }
         let not_before = claims::numeric_date(&claims, "nbf")?;
-        if let Some(nbf) = not_before {
-            if nbf > now.saturating_add(self.leeway) {
-                return Err(TokenErrorKind::NotYetValid {
-                    nbf: unix_time(nbf),
-                    now: unix_time(now),
-                }
-                .into());
+        if let Some(nbf) = not_before
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(TokenErrorKind::NotYetValid {
+                nbf: unix_time(nbf),
+                now: unix_time(now),
             }
+            .into());
         }
         let issued_at = claims::numeric_date(&claims, "iat")?;
-        if let Some(iat) = issued_at {
-            if iat > now.saturating_add(self.leeway) {
-                return Err(TokenErrorKind::IssuedInFuture {
-                    iat: unix_time(iat),
-                    now: unix_time(now),
-                }
-                .into());
+        if let Some(iat) = issued_at
+            && iat > now.saturating_add(self.leeway)
+        {
+            return Err(TokenErrorKind::IssuedInFuture {
+                iat: unix_time(iat),
+                now: unix_time(now),
             }
+            .into());
         }
         let audiences = claims::audiences(&claims)?;
         if !audiences.iter().any(|a| issuer.audiences.contains(a)) {
