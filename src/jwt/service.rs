@@ -117,3 +117,135 @@ impl<S: fmt::Debug, R> fmt::Debug for Auth<S, R> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http::{StatusCode, header};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+    use crate::jwt::{AuthLayer, TokenErrorKind, Validator};
+    use crate::rejection::RejectionKind;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn validator() -> Validator {
+        Validator::builder("iss", ["aud"])
+            .add_hmac_secret(SECRET, Algorithm::HS256)
+            .build()
+            .unwrap()
+    }
+
+    fn token(exp_offset: i64) -> String {
+        let exp = jsonwebtoken::get_current_timestamp() as i64 + exp_offset;
+        let claims = serde_json::json!({"iss": "iss", "aud": "aud", "sub": "s", "exp": exp});
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    }
+
+    fn request(token: Option<&str>, grpc: bool) -> Request<()> {
+        let mut builder = Request::get("/");
+        if let Some(t) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if grpc {
+            builder = builder.header(header::CONTENT_TYPE, "application/grpc");
+        }
+        builder.body(()).unwrap()
+    }
+
+    async fn call(layer: AuthLayer, req: Request<()>) -> (Response<()>, usize) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(move |req: Request<()>| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let has_principal = req.extensions().get::<Principal>().is_some();
+                async move {
+                    let mut res = Response::new(());
+                    if has_principal {
+                        res.headers_mut()
+                            .insert("x-principal", "yes".parse().unwrap());
+                    }
+                    Ok::<_, Infallible>(res)
+                }
+            });
+        let res = svc.oneshot(req).await.unwrap();
+        (res, calls.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn valid_token_reaches_inner_with_principal() {
+        let (res, calls) = call(
+            AuthLayer::new(validator()),
+            request(Some(&token(60)), false),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(calls, 1);
+        assert_eq!(res.headers()["x-principal"], "yes");
+    }
+
+    #[tokio::test]
+    async fn refusal_skips_inner_and_carries_the_typed_error() {
+        let (res, calls) = call(
+            AuthLayer::new(validator()),
+            request(Some(&token(-3600)), false),
+        )
+        .await;
+        assert_eq!(calls, 0);
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let rejection = res.extensions().get::<Rejection>().unwrap();
+        assert_eq!(rejection.kind(), RejectionKind::InvalidToken);
+        let error = rejection.downcast_ref::<TokenError>().unwrap();
+        assert!(matches!(error.kind(), TokenErrorKind::Expired { .. }));
+    }
+
+    #[tokio::test]
+    async fn grpc_requests_get_trailers_only_answers() {
+        let (res, calls) = call(AuthLayer::new(validator()), request(None, true)).await;
+        assert_eq!(calls, 0);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["grpc-status"], "16");
+        assert_eq!(res.headers()["content-type"], "application/grpc");
+    }
+
+    #[tokio::test]
+    async fn optional_mode() {
+        let layer = AuthLayer::new(validator()).optional();
+        let (res, calls) = call(layer.clone(), request(None, false)).await;
+        assert_eq!((res.status(), calls), (StatusCode::OK, 1));
+        assert!(res.headers().get("x-principal").is_none());
+        let (res, calls) = call(layer, request(Some("garbage"), false)).await;
+        assert_eq!((res.status(), calls), (StatusCode::UNAUTHORIZED, 0));
+    }
+
+    #[tokio::test]
+    async fn custom_responder_renders_its_own_body() {
+        let layer = AuthLayer::new(validator()).with_rejection_response(
+            |rejection: &Rejection, _: &http::request::Parts| {
+                let mut res = Response::new(format!("denied: {}", rejection.description()));
+                *res.status_mut() = rejection.status();
+                res
+            },
+        );
+        let svc = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(String::from("ok")))
+            });
+        let res = svc.oneshot(request(None, false)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.body(), "denied: bearer token required");
+        assert!(res.extensions().get::<Rejection>().is_some());
+    }
+}
