@@ -180,6 +180,58 @@ pub enum TokenErrorKind {
 }
 
 impl TokenErrorKind {
+    /// Every [`label`](Self::label), in a fixed order.
+    pub const LABELS: [&'static str; 19] = [
+        "missing",
+        "invalid_request",
+        "too_large",
+        "malformed",
+        "unsupported_algorithm",
+        "algorithm_not_allowed",
+        "unsupported_critical",
+        "invalid_type",
+        "unknown_key",
+        "ambiguous_key",
+        "invalid_signature",
+        "missing_claim",
+        "invalid_claim",
+        "expired",
+        "not_yet_valid",
+        "issued_in_future",
+        "invalid_issuer",
+        "invalid_audience",
+        "keys_unavailable",
+    ];
+
+    /// A short, stable, snake_case name for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        Self::LABELS[self.label_index()]
+    }
+
+    pub(crate) fn label_index(&self) -> usize {
+        match self {
+            Self::Missing => 0,
+            Self::InvalidRequest => 1,
+            Self::TooLarge { .. } => 2,
+            Self::Malformed => 3,
+            Self::UnsupportedAlgorithm => 4,
+            Self::AlgorithmNotAllowed { .. } => 5,
+            Self::UnsupportedCritical => 6,
+            Self::InvalidType => 7,
+            Self::UnknownKey { .. } => 8,
+            Self::AmbiguousKey => 9,
+            Self::InvalidSignature => 10,
+            Self::MissingClaim { .. } => 11,
+            Self::InvalidClaim { .. } => 12,
+            Self::Expired { .. } => 13,
+            Self::NotYetValid { .. } => 14,
+            Self::IssuedInFuture { .. } => 15,
+            Self::InvalidIssuer => 16,
+            Self::InvalidAudience { .. } => 17,
+            Self::KeysUnavailable => 18,
+        }
+    }
+
     /// A short, fixed description suitable for a response (`error_description`,
     /// `grpc-message`): it never contains anything taken from the token.
     pub fn description(&self) -> &'static str {
@@ -350,6 +402,35 @@ pub enum ConfigErrorKind {
     InvalidHeader {
         /// Which setting.
         what: &'static str,
+    },
+    /// A URL could not be parsed.
+    #[error("invalid URL: {what}")]
+    InvalidUrl {
+        /// Which setting.
+        what: &'static str,
+    },
+    /// A key URL is not HTTPS and plain HTTP was not allowed.
+    #[error("{url} is not https; allow_insecure_http() was not called")]
+    InsecureUrl {
+        /// The URL.
+        url: String,
+    },
+    /// The HTTP client for remote keys could not be built.
+    #[error("cannot build the HTTP client for remote keys")]
+    HttpClient,
+    /// An issuer was given both static keys and a remote key source, or two sources.
+    #[error("issuer {issuer} has more than one key source")]
+    MixedKeySources {
+        /// The issuer.
+        issuer: String,
+    },
+    /// A discovery key source was attached to another issuer than the one it discovers.
+    #[error("discovery source for {source_issuer} attached to issuer {issuer}")]
+    DiscoveryIssuerMismatch {
+        /// The issuer the source was attached to.
+        issuer: String,
+        /// The issuer the source discovers.
+        source_issuer: String,
     },
     /// A limit is zero or otherwise unusable.
     #[error("invalid limit: {what}")]

@@ -56,6 +56,9 @@ mod claims;
 pub(crate) mod error;
 mod extract;
 mod future;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+mod jwks;
 mod keys;
 mod layer;
 mod service;
@@ -67,8 +70,11 @@ pub use self::error::{ConfigError, ConfigErrorKind, TokenError, TokenErrorKind};
 pub use self::extract::TokenLocation;
 #[doc(inline)]
 pub use self::future::ResponseFuture;
+#[cfg(feature = "remote")]
 #[doc(inline)]
-pub use self::keys::{KeySet, VerifyingKey};
+pub use self::jwks::{KeySourceError, KeySourceErrorKind, KeySourceStats, RemoteKeySourceBuilder};
+#[doc(inline)]
+pub use self::keys::{KeySet, KeySource, VerifyingKey};
 #[doc(inline)]
 pub use self::layer::AuthLayer;
 #[doc(inline)]
@@ -76,6 +82,6 @@ pub use self::service::Auth;
 #[doc(inline)]
 pub use self::validator::{
     DEFAULT_LEEWAY, DEFAULT_MAX_HEADER_LEN, DEFAULT_MAX_TOKEN_LEN, DEFAULT_TOKEN_CACHE_CAPACITY,
-    Issuer, Validator, ValidatorBuilder,
+    Issuer, Validator, ValidatorBuilder, ValidatorStats,
 };
 pub use jsonwebtoken::Algorithm;

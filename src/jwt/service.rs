@@ -5,9 +5,12 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::error::TokenError;
+use super::error::{TokenError, TokenErrorKind};
 use super::future::ResponseFuture;
+#[cfg(feature = "remote")]
+use super::future::VerifyFuture;
 use super::layer::AuthConfig;
+use super::validator::Attempt;
 use crate::principal::Principal;
 use crate::rejection::{Rejection, RejectionResponse};
 
@@ -44,30 +47,99 @@ impl<S, R> Auth<S, R> {
     }
 }
 
+/// What the synchronous part of authentication decided.
+enum Decision {
+    Admit(Option<Principal>),
+    Refuse(TokenError),
+    #[cfg(feature = "remote")]
+    Wait(VerifyFuture),
+}
+
 impl AuthConfig {
-    /// The request's principal: `Ok(None)` when there is no token and that is allowed.
-    fn authenticate<B>(&self, request: &Request<B>) -> Result<Option<Principal>, TokenError> {
-        let max = self.validator.max_token_len();
-        match self.location.extract(request.headers(), max)? {
-            Some(token) => self
-                .validator
-                .validate_now(token)
-                .map(|v| Some(Principal::from_verified(v))),
-            None if self.optional => Ok(None),
-            None => Err(super::TokenErrorKind::Missing.into()),
+    fn authenticate<B>(&self, request: &Request<B>) -> Decision {
+        let validator = &self.validator;
+        let refuse = |kind: TokenErrorKind| {
+            let error = TokenError::from(kind);
+            validator.record_rejection(&error);
+            Decision::Refuse(error)
+        };
+        let token = match self
+            .location
+            .extract(request.headers(), validator.max_token_len())
+        {
+            Ok(Some(token)) => token,
+            Ok(None) if self.optional => return Decision::Admit(None),
+            Ok(None) => return refuse(TokenErrorKind::Missing),
+            Err(kind) => return refuse(kind),
+        };
+        match validator.attempt(token) {
+            Attempt::Done(Ok(verified)) => {
+                Decision::Admit(Some(Principal::from_verified(verified)))
+            }
+            Attempt::Done(Err(error)) => Decision::Refuse(error),
+            #[cfg(feature = "remote")]
+            Attempt::NeedsKeys(need) => {
+                let validator = validator.clone();
+                let token = token.to_owned();
+                Decision::Wait(Box::pin(async move {
+                    validator
+                        .finish(&token, need)
+                        .await
+                        .map(Principal::from_verified)
+                }))
+            }
         }
     }
 }
 
+/// Lets a request through with its principal, and records it.
+pub(crate) fn admit<B>(request: &mut Request<B>, principal: Principal) {
+    tracing::debug!(
+        target: "meshward::audit",
+        decision = "allow",
+        sub = principal.subject(),
+        iss = principal.issuer(),
+        method = %request.method(),
+        path = request.uri().path(),
+        "authenticated"
+    );
+    request.extensions_mut().insert(principal);
+}
+
+/// Answers a refused request, with the rejection in the response extensions.
+pub(crate) fn reject<ReqBody, ResBody, R>(
+    responder: &R,
+    error: TokenError,
+    request: Request<ReqBody>,
+) -> Response<ResBody>
+where
+    R: RejectionResponse<ResBody>,
+{
+    tracing::info!(
+        target: "meshward::audit",
+        decision = "deny",
+        reason = %error,
+        label = error.kind().label(),
+        method = %request.method(),
+        path = request.uri().path(),
+        "bearer token refused"
+    );
+    let rejection = Rejection::from(error);
+    let (parts, _body) = request.into_parts();
+    let mut response = responder.response(&rejection, &parts);
+    response.extensions_mut().insert(rejection);
+    response
+}
+
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: Default,
-    R: RejectionResponse<ResBody>,
+    R: RejectionResponse<ResBody> + Clone,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S, ReqBody, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -75,35 +147,21 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         match self.config.authenticate(&request) {
-            Ok(principal) => {
+            Decision::Admit(principal) => {
                 if let Some(principal) = principal {
-                    tracing::debug!(
-                        target: "meshward::audit",
-                        decision = "allow",
-                        sub = principal.subject(),
-                        iss = principal.issuer(),
-                        method = %request.method(),
-                        path = request.uri().path(),
-                        "authenticated"
-                    );
-                    request.extensions_mut().insert(principal);
+                    admit(&mut request, principal);
                 }
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Err(error) => {
-                tracing::info!(
-                    target: "meshward::audit",
-                    decision = "deny",
-                    reason = %error,
-                    method = %request.method(),
-                    path = request.uri().path(),
-                    "bearer token refused"
-                );
-                let rejection = Rejection::from(error);
-                let (parts, _body) = request.into_parts();
-                let mut response = self.responder.response(&rejection, &parts);
-                response.extensions_mut().insert(rejection);
-                ResponseFuture::rejected(response)
+            Decision::Refuse(error) => {
+                ResponseFuture::rejected(reject(&self.responder, error, request))
+            }
+            #[cfg(feature = "remote")]
+            Decision::Wait(verify) => {
+                // The ready service goes into the future; a clone stays for the next call.
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::verifying(verify, service, request, self.responder.clone())
             }
         }
     }

@@ -10,10 +10,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::cache::{self, TokenCache};
 use super::claims;
 use super::error::{ConfigError, ConfigErrorKind, TokenError, TokenErrorKind, unix_time};
-use super::keys::{DEFAULT_ALGORITHMS, KeySet, VerifyingKey};
+#[cfg(feature = "remote")]
+use super::jwks::refresh::{Reason, RemoteKeys};
+#[cfg(feature = "remote")]
+use super::jwks::{KeySourceError, KeySourceStats};
+use super::keys::{DEFAULT_ALGORITHMS, KeySet, KeySource, SourceKind, VerifyingKey};
 use crate::principal::{Principal, Scopes, VerifiedToken, claim_at_path};
 
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`.
@@ -64,6 +70,8 @@ pub struct Validator {
 
 struct Inner {
     issuers: Vec<IssuerEntry>,
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    algorithms: Vec<Algorithm>,
     leeway: i64,
     required_type: Option<String>,
     required_claims: Vec<String>,
@@ -71,12 +79,66 @@ struct Inner {
     max_token_len: usize,
     max_header_len: usize,
     cache: Option<TokenCache>,
+    counters: Counters,
 }
 
 struct IssuerEntry {
     issuer: String,
     audiences: Vec<String>,
-    keys: KeySet,
+    keys: IssuerKeys,
+}
+
+enum IssuerKeys {
+    Static(KeySet),
+    #[cfg(feature = "remote")]
+    Remote(Arc<RemoteKeys>),
+}
+
+/// Whether verification may ask for a fetch, or runs after one.
+enum FetchPolicy {
+    Allowed,
+    #[cfg(feature = "remote")]
+    AfterFetch(Option<KeySourceError>),
+}
+
+/// Why a verification did not finish synchronously.
+pub(crate) enum Failure {
+    Token(TokenError),
+    #[cfg(feature = "remote")]
+    NeedsKeys(NeedsKeys),
+}
+
+impl From<TokenError> for Failure {
+    fn from(e: TokenError) -> Self {
+        Self::Token(e)
+    }
+}
+
+impl From<TokenErrorKind> for Failure {
+    fn from(kind: TokenErrorKind) -> Self {
+        Self::Token(kind.into())
+    }
+}
+
+/// A verification waiting for a remote key set.
+#[cfg(feature = "remote")]
+pub(crate) struct NeedsKeys {
+    source: Arc<RemoteKeys>,
+    reason: Reason,
+}
+
+/// The outcome of the synchronous attempt.
+pub(crate) enum Attempt {
+    Done(Result<Arc<VerifiedToken>, TokenError>),
+    #[cfg(feature = "remote")]
+    NeedsKeys(NeedsKeys),
+}
+
+#[derive(Default)]
+struct Counters {
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    rejections: [AtomicU64; TokenErrorKind::LABELS.len()],
 }
 
 #[derive(serde::Deserialize)]
@@ -114,13 +176,63 @@ impl Validator {
         }
     }
 
-    /// Verifies `token` and returns who it names.
+    /// Verifies `token` and returns who it names. Awaits only when a remote key set must be
+    /// fetched first.
     ///
     /// # Errors
     ///
     /// A [`TokenError`] saying why the token was refused.
     pub async fn validate(&self, token: &str) -> Result<Principal, TokenError> {
-        self.validate_now(token).map(Principal::from_verified)
+        match self.attempt(token) {
+            Attempt::Done(result) => result.map(Principal::from_verified),
+            #[cfg(feature = "remote")]
+            Attempt::NeedsKeys(need) => {
+                self.finish(token, need).await.map(Principal::from_verified)
+            }
+        }
+    }
+
+    /// Loads every remote key set now, for services that want to fail fast at start.
+    /// Static keys need nothing.
+    ///
+    /// # Errors
+    ///
+    /// The first [`KeySourceError`] met.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub async fn warm_up(&self) -> Result<(), KeySourceError> {
+        for issuer in &self.inner.issuers {
+            if let IssuerKeys::Remote(remote) = &issuer.keys {
+                remote.refresh(Reason::Scheduled).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counters: verified-token cache hits and misses, rejections by reason, and each remote
+    /// key source's fetches.
+    pub fn stats(&self) -> ValidatorStats {
+        let c = &self.inner.counters;
+        ValidatorStats {
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            cache_misses: c.cache_misses.load(Ordering::Relaxed),
+            rejections: TokenErrorKind::LABELS
+                .iter()
+                .zip(&c.rejections)
+                .map(|(label, n)| (*label, n.load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            #[cfg(feature = "remote")]
+            key_sources: self
+                .inner
+                .issuers
+                .iter()
+                .filter_map(|i| match &i.keys {
+                    IssuerKeys::Remote(r) => Some((i.issuer.clone(), KeySourceStats::of(r))),
+                    IssuerKeys::Static(_) => None,
+                })
+                .collect(),
+        }
     }
 
     /// The longest token accepted, in bytes.
@@ -128,53 +240,143 @@ impl Validator {
         self.inner.max_token_len
     }
 
-    pub(crate) fn validate_now(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        self.validate_at(token, now)
+    /// Counts a refusal made outside the validator (a malformed or missing credential).
+    pub(crate) fn record_rejection(&self, error: &TokenError) {
+        let index = error.kind().label_index();
+        if let Some(counter) = self.inner.counters.rejections.get(index) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
+    fn record<T>(&self, result: Result<T, TokenError>) -> Result<T, TokenError> {
+        if let Err(e) = &result {
+            self.record_rejection(e);
+        }
+        result
+    }
+
+    /// The synchronous attempt: a cache hit, or a full check with the keys at hand.
+    pub(crate) fn attempt(&self, token: &str) -> Attempt {
+        self.attempt_at(token, unix_now())
+    }
+
+    pub(crate) fn attempt_at(&self, token: &str, now: i64) -> Attempt {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_len {
+            return Attempt::Done(
+                self.record(Err(TokenErrorKind::TooLarge {
+                    len: token.len(),
+                    max: inner.max_token_len,
+                }
+                .into())),
+            );
+        }
+        let key = inner
+            .cache
+            .as_ref()
+            .map(|cache| (cache, cache::hash(token)));
+        if let Some((cache, key)) = &key {
+            if let Some(hit) = cache.get(key) {
+                inner.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                if now >= hit.expires_at.saturating_add(inner.leeway) {
+                    cache.remove(key);
+                    return Attempt::Done(self.record(Err(expired(hit.expires_at, now).into())));
+                }
+                return Attempt::Done(Ok(hit));
+            }
+            inner.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+        }
+        match inner.verify(token, now, FetchPolicy::Allowed) {
+            Ok(verified) => Attempt::Done(Ok(self.remember(key, verified, now))),
+            Err(Failure::Token(e)) => Attempt::Done(self.record(Err(e))),
+            #[cfg(feature = "remote")]
+            Err(Failure::NeedsKeys(need)) => Attempt::NeedsKeys(need),
+        }
+    }
+
+    /// Completes an attempt that needed keys: fetch (or join the fetch under way), then
+    /// verify once more without fetching again.
+    #[cfg(feature = "remote")]
+    pub(crate) async fn finish(
+        &self,
+        token: &str,
+        need: NeedsKeys,
+    ) -> Result<Arc<VerifiedToken>, TokenError> {
+        let fetched = need.source.refresh(need.reason).await.err();
+        let now = unix_now();
+        let inner = &*self.inner;
+        let key = inner
+            .cache
+            .as_ref()
+            .map(|cache| (cache, cache::hash(token)));
+        let result = match inner.verify(token, now, FetchPolicy::AfterFetch(fetched)) {
+            Ok(verified) => Ok(self.remember(key, verified, now)),
+            Err(Failure::Token(e)) => Err(e),
+            Err(Failure::NeedsKeys(_)) => Err(TokenErrorKind::KeysUnavailable.into()),
+        };
+        self.record(result)
+    }
+
+    /// Caches a freshly verified token, unless it is not valid yet (nbf within the leeway).
+    fn remember(
+        &self,
+        key: Option<(&TokenCache, cache::TokenHash)>,
+        verified: VerifiedToken,
+        now: i64,
+    ) -> Arc<VerifiedToken> {
+        let verified = Arc::new(verified);
+        if let Some((cache, key)) = key
+            && verified.not_before.is_none_or(|nbf| nbf <= now)
+        {
+            let ttl = verified
+                .expires_at
+                .saturating_add(self.inner.leeway)
+                .saturating_sub(now);
+            let ttl = Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+            cache.insert(key, Arc::clone(&verified), ttl);
+        }
+        verified
+    }
+
+    /// Test helper: the full synchronous path at a given time.
+    #[cfg(test)]
     pub(crate) fn validate_at(
         &self,
         token: &str,
         now: i64,
     ) -> Result<Arc<VerifiedToken>, TokenError> {
-        let inner = &*self.inner;
-        if token.len() > inner.max_token_len {
-            return Err(TokenErrorKind::TooLarge {
-                len: token.len(),
-                max: inner.max_token_len,
-            }
-            .into());
+        match self.attempt_at(token, now) {
+            Attempt::Done(result) => result,
+            #[cfg(feature = "remote")]
+            Attempt::NeedsKeys(_) => Err(TokenErrorKind::KeysUnavailable.into()),
         }
-        let Some(cache) = &inner.cache else {
-            return inner.verify(token, now).map(Arc::new);
-        };
-        let key = cache::hash(token);
-        if let Some(hit) = cache.get(&key) {
-            if now >= hit.expires_at.saturating_add(inner.leeway) {
-                cache.remove(&key);
-                return Err(expired(hit.expires_at, now).into());
-            }
-            return Ok(hit);
-        }
-        let verified = Arc::new(inner.verify(token, now)?);
-        // Never cache a token that is not valid yet (nbf within the leeway).
-        if verified.not_before.is_none_or(|nbf| nbf <= now) {
-            let ttl = verified
-                .expires_at
-                .saturating_add(inner.leeway)
-                .saturating_sub(now);
-            let ttl = Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
-            cache.insert(key, Arc::clone(&verified), ttl);
-        }
-        Ok(verified)
     }
 }
 
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Counters of a [`Validator`]; see [`Validator::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidatorStats {
+    /// Tokens answered from the verified-token cache.
+    pub cache_hits: u64,
+    /// Tokens looked up in the cache and not found.
+    pub cache_misses: u64,
+    /// Refusals by reason (see [`TokenErrorKind::label`]); reasons never seen are left out.
+    pub rejections: Vec<(&'static str, u64)>,
+    /// Each remote key source, by issuer.
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    pub key_sources: Vec<(String, KeySourceStats)>,
+}
+
 impl Inner {
-    fn verify(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenError> {
+    fn verify(&self, token: &str, now: i64, policy: FetchPolicy) -> Result<VerifiedToken, Failure> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -195,6 +397,7 @@ impl Inner {
         let header: RawHeader = decode_json(header_b64)?;
         let alg = Algorithm::from_str(&header.alg)
             .map_err(|_| TokenError::new(TokenErrorKind::UnsupportedAlgorithm))?;
+        let kid = header.kid.as_deref();
         if header.crit.is_some() {
             return Err(TokenErrorKind::UnsupportedCritical.into());
         }
@@ -216,7 +419,60 @@ impl Inner {
             .iter()
             .find(|i| i.issuer == issuer_name)
             .ok_or(TokenErrorKind::InvalidIssuer)?;
-        let key = issuer.keys.select(header.kid.as_deref(), alg)?;
+        #[cfg(feature = "remote")]
+        let snapshot;
+        let key = match &issuer.keys {
+            IssuerKeys::Static(keys) => keys.select(kid, alg)?,
+            #[cfg(feature = "remote")]
+            IssuerKeys::Remote(remote) => {
+                // Remote keys are narrowed here, as static ones are at build time.
+                if !self.algorithms.contains(&alg) {
+                    return Err(TokenErrorKind::AlgorithmNotAllowed { alg }.into());
+                }
+                remote.ensure_refresher();
+                snapshot = remote.load();
+                let loaded = snapshot
+                    .as_deref()
+                    .filter(|s| s.usable(std::time::Instant::now()));
+                match (loaded, policy) {
+                    (Some(loaded), policy) => match loaded.keys.select(kid, alg) {
+                        Ok(key) => key,
+                        Err(TokenErrorKind::UnknownKey { kid: missing }) => match policy {
+                            FetchPolicy::Allowed if remote.may_fetch_for(kid) => {
+                                return Err(Failure::NeedsKeys(NeedsKeys {
+                                    source: Arc::clone(remote),
+                                    reason: Reason::UnknownKid,
+                                }));
+                            }
+                            FetchPolicy::Allowed => {
+                                return Err(TokenErrorKind::UnknownKey { kid: missing }.into());
+                            }
+                            FetchPolicy::AfterFetch(_) => {
+                                remote.mark_unknown(kid);
+                                return Err(TokenErrorKind::UnknownKey { kid: missing }.into());
+                            }
+                        },
+                        Err(other) => return Err(other.into()),
+                    },
+                    (None, FetchPolicy::Allowed) => {
+                        return Err(Failure::NeedsKeys(NeedsKeys {
+                            source: Arc::clone(remote),
+                            reason: Reason::Cold,
+                        }));
+                    }
+                    (None, FetchPolicy::AfterFetch(error)) => {
+                        let kind = TokenErrorKind::KeysUnavailable;
+                        return Err(match error {
+                            Some(error) => TokenError::with_source(kind, error),
+                            None => kind.into(),
+                        }
+                        .into());
+                    }
+                }
+            }
+        };
+        #[cfg(not(feature = "remote"))]
+        let FetchPolicy::Allowed = policy;
 
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         match jsonwebtoken::crypto::verify(
@@ -227,7 +483,9 @@ impl Inner {
         ) {
             Ok(true) => {}
             Ok(false) => return Err(TokenErrorKind::InvalidSignature.into()),
-            Err(e) => return Err(TokenError::with_source(TokenErrorKind::InvalidSignature, e)),
+            Err(e) => {
+                return Err(TokenError::with_source(TokenErrorKind::InvalidSignature, e).into());
+            }
         }
 
         let expires_at =
@@ -355,6 +613,7 @@ pub struct Issuer {
     issuer: String,
     audiences: Vec<String>,
     keys: KeySet,
+    sources: Vec<KeySource>,
     error: Option<ConfigError>,
 }
 
@@ -369,8 +628,16 @@ impl Issuer {
             issuer: issuer.into(),
             audiences: audiences.into_iter().map(Into::into).collect(),
             keys: KeySet::new(),
+            sources: Vec::new(),
             error: None,
         }
+    }
+
+    /// Takes this issuer's keys from a source: a JWKS URL or discovery (feature `remote`).
+    /// An issuer has one source, or static keys, not both.
+    pub fn key_source(mut self, source: KeySource) -> Self {
+        self.sources.push(source);
+        self
     }
 
     /// Adds a public key.
@@ -404,7 +671,7 @@ impl Issuer {
         self
     }
 
-    fn build(mut self, allowed: &[Algorithm]) -> Result<IssuerEntry, ConfigError> {
+    fn build(self, allowed: &[Algorithm]) -> Result<IssuerEntry, ConfigError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -417,34 +684,69 @@ impl Issuer {
             }
             .into());
         }
-        if self.keys.is_empty() {
-            return Err(ConfigErrorKind::NoKeys {
-                issuer: self.issuer,
+        let mut sources = self.sources.into_iter().map(KeySource::into_kind);
+        let keys = match (sources.next(), sources.next()) {
+            (None, _) => static_keys(&self.issuer, self.keys, allowed)?,
+            (Some(SourceKind::Static(set)), None) if self.keys.is_empty() => {
+                static_keys(&self.issuer, set, allowed)?
             }
-            .into());
-        }
-        let hmac = self.keys.iter().filter(|k| k.is_hmac()).count();
-        if hmac > 0 && hmac < self.keys.len() {
-            return Err(ConfigErrorKind::MixedKeyFamilies {
-                issuer: self.issuer,
+            #[cfg(feature = "remote")]
+            (Some(SourceKind::Remote(remote)), None) if self.keys.is_empty() => {
+                if let super::jwks::refresh::Location::Discovery { issuer, .. } = remote.location()
+                    && *issuer != self.issuer
+                {
+                    return Err(ConfigErrorKind::DiscoveryIssuerMismatch {
+                        issuer: self.issuer,
+                        source_issuer: issuer.clone(),
+                    }
+                    .into());
+                }
+                IssuerKeys::Remote(remote)
             }
-            .into());
-        }
-        for key in self.keys.keys_mut() {
-            // HMAC secrets carry the one algorithm they were added for.
-            if !key.is_hmac() && !key.narrow(allowed) {
-                return Err(ConfigErrorKind::NoAllowedAlgorithm {
-                    kid: key.kid().map(str::to_owned),
+            _ => {
+                return Err(ConfigErrorKind::MixedKeySources {
+                    issuer: self.issuer,
                 }
                 .into());
             }
-        }
+        };
         Ok(IssuerEntry {
             issuer: self.issuer,
             audiences: self.audiences,
-            keys: self.keys,
+            keys,
         })
     }
+}
+
+/// Checks and narrows an issuer's static keys.
+fn static_keys(
+    issuer: &str,
+    mut keys: KeySet,
+    allowed: &[Algorithm],
+) -> Result<IssuerKeys, ConfigError> {
+    if keys.is_empty() {
+        return Err(ConfigErrorKind::NoKeys {
+            issuer: issuer.to_owned(),
+        }
+        .into());
+    }
+    let hmac = keys.iter().filter(|k| k.is_hmac()).count();
+    if hmac > 0 && hmac < keys.len() {
+        return Err(ConfigErrorKind::MixedKeyFamilies {
+            issuer: issuer.to_owned(),
+        }
+        .into());
+    }
+    for key in keys.keys_mut() {
+        // HMAC secrets carry the one algorithm they were added for.
+        if !key.is_hmac() && !key.narrow(allowed) {
+            return Err(ConfigErrorKind::NoAllowedAlgorithm {
+                kid: key.kid().map(str::to_owned),
+            }
+            .into());
+        }
+    }
+    Ok(IssuerKeys::Static(keys))
 }
 
 impl fmt::Debug for Issuer {
@@ -495,6 +797,12 @@ impl ValidatorBuilder {
     /// Adds an HMAC secret of the first issuer; see [`Issuer::add_hmac_secret`].
     pub fn add_hmac_secret(mut self, secret: impl AsRef<[u8]>, alg: Algorithm) -> Self {
         self.first_issuer(|i| i.add_hmac_secret(secret, alg));
+        self
+    }
+
+    /// Takes the first issuer's keys from a source; see [`Issuer::key_source`].
+    pub fn key_source(mut self, source: KeySource) -> Self {
+        self.first_issuer(|i| i.key_source(source));
         self
     }
 
@@ -595,6 +903,7 @@ impl ValidatorBuilder {
         Ok(Validator {
             inner: Arc::new(Inner {
                 issuers,
+                algorithms: self.algorithms,
                 leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
                 required_type: self.required_type,
                 required_claims: self.required_claims,
@@ -602,6 +911,7 @@ impl ValidatorBuilder {
                 max_token_len: self.max_token_len,
                 max_header_len: self.max_header_len,
                 cache: (self.cache_capacity > 0).then(|| TokenCache::new(self.cache_capacity)),
+                counters: Counters::default(),
             }),
         })
     }
