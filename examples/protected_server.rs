@@ -8,7 +8,14 @@
 //! | `MESHWARD_LISTEN` | address to listen on | `127.0.0.1:8080` |
 //! | `MESHWARD_ISSUER` | the exact `iss` of accepted tokens | required |
 //! | `MESHWARD_AUDIENCE` | accepted audiences, comma-separated | required |
-//! | `MESHWARD_JWKS_FILE` | a JWKS document on disk with the issuer's public keys | required |
+//! | `MESHWARD_JWKS_FILE` | a JWKS document on disk with the issuer's public keys | see below |
+//! | `MESHWARD_JWKS_URL` | a JWKS URL to fetch the issuer's keys from (kept fresh in the background) | see below |
+//! | `MESHWARD_ALLOW_HTTP` | `1` to allow `http://` key URLs (loopback and development only) | off |
+//!
+//! Keys come from `MESHWARD_JWKS_FILE` if set, else from `MESHWARD_JWKS_URL`, else through
+//! OpenID Connect discovery from `MESHWARD_ISSUER` (`/.well-known/openid-configuration`).
+//! Remote keys are loaded at start (`warm_up`); if the provider is unreachable then, the
+//! server still starts and answers 503 until the keys can be had.
 //!
 //! Routes:
 //!
@@ -32,7 +39,7 @@ use std::process::ExitCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use meshward::authz::RequireScopesLayer;
-use meshward::jwt::{AuthLayer, KeySet, Validator};
+use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator};
 use meshward::{DefaultRejectionResponse, Principal};
 use serde_json::{Value, json};
 
@@ -40,7 +47,14 @@ struct Config {
     listen: SocketAddr,
     issuer: String,
     audiences: Vec<String>,
-    jwks_file: String,
+    keys: Keys,
+    allow_http: bool,
+}
+
+enum Keys {
+    File(String),
+    Url(String),
+    Discovery,
 }
 
 fn config() -> Result<Config, String> {
@@ -57,13 +71,25 @@ fn config() -> Result<Config, String> {
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .collect();
-    let jwks_file = var("MESHWARD_JWKS_FILE")
-        .ok_or("MESHWARD_JWKS_FILE is required: a JWKS document with the issuer's keys")?;
+    if audiences.is_empty() {
+        return Err("MESHWARD_AUDIENCE names no audience".into());
+    }
+    let keys = match (var("MESHWARD_JWKS_FILE"), var("MESHWARD_JWKS_URL")) {
+        (Some(file), _) => Keys::File(file),
+        (None, Some(url)) => Keys::Url(url),
+        (None, None) => Keys::Discovery,
+    };
+    let allow_http = match var("MESHWARD_ALLOW_HTTP").as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => return Err(format!("MESHWARD_ALLOW_HTTP={other:?}: use 1 or 0")),
+    };
     Ok(Config {
         listen,
         issuer,
         audiences,
-        jwks_file,
+        keys,
+        allow_http,
     })
 }
 
@@ -75,13 +101,35 @@ async fn whoami(principal: Principal) -> Json<Value> {
     }))
 }
 
-fn app(config: &Config) -> Result<Router, String> {
-    let keys = KeySet::from_jwks_file(&config.jwks_file)
-        .map_err(|e| format!("MESHWARD_JWKS_FILE={:?}: {e}", config.jwks_file))?;
-    let validator = Validator::builder(config.issuer.clone(), config.audiences.clone())
-        .add_keys(keys)
+fn key_source(config: &Config) -> Result<KeySource, String> {
+    let remote = |builder: RemoteKeySourceBuilder, what: &str| {
+        let builder = if config.allow_http {
+            builder.allow_insecure_http()
+        } else {
+            builder
+        };
+        builder.build().map_err(|e| format!("{what}: {e}"))
+    };
+    match &config.keys {
+        Keys::File(file) => KeySet::from_jwks_file(file)
+            .map(KeySource::from_keys)
+            .map_err(|e| format!("MESHWARD_JWKS_FILE={file:?}: {e}")),
+        Keys::Url(url) => remote(KeySource::jwks(url), &format!("MESHWARD_JWKS_URL={url:?}")),
+        Keys::Discovery => remote(
+            KeySource::discovery(&config.issuer),
+            "discovery from MESHWARD_ISSUER",
+        ),
+    }
+}
+
+fn validator(config: &Config) -> Result<Validator, String> {
+    Validator::builder(config.issuer.clone(), config.audiences.clone())
+        .key_source(key_source(config)?)
         .build()
-        .map_err(|e| format!("invalid configuration: {e}"))?;
+        .map_err(|e| format!("invalid configuration: {e}"))
+}
+
+fn app(validator: Validator, config: &Config) -> Router {
     let auth = AuthLayer::new(validator)
         .with_rejection_response(DefaultRejectionResponse::new().realm(config.issuer.clone()));
     let protected = Router::new()
@@ -91,9 +139,9 @@ fn app(config: &Config) -> Result<Router, String> {
         )
         .route("/whoami", get(whoami))
         .layer(auth);
-    Ok(Router::new()
+    Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(protected))
+        .merge(protected)
 }
 
 #[tokio::main]
@@ -108,13 +156,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match app(&config) {
-        Ok(app) => app,
+    let validator = match validator(&config) {
+        Ok(validator) => validator,
         Err(message) => {
             eprintln!("protected_server: {message}");
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = validator.warm_up().await {
+        eprintln!("protected_server: keys not loaded yet ({e}); answering 503 until they are");
+    }
+    let app = app(validator, &config);
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
         Err(e) => {

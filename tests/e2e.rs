@@ -10,5 +10,7 @@ mod support;
 
 #[path = "e2e/grpc.rs"]
 mod grpc;
+#[path = "e2e/jwks.rs"]
+mod jwks;
 #[path = "e2e/jwt.rs"]
 mod jwt;

@@ -327,7 +327,7 @@ async fn refresh_loop(weak: Weak<RemoteKeys>) {
         let next = {
             let Some(this) = weak.upgrade() else { return };
             let retry = lock(&this.last_failure)
-                .map(|at| at + this.settings.failure_backoff.max(Duration::from_secs(1)));
+                .map(|at| at + this.settings.failure_backoff.max(Duration::from_millis(10)));
             let scheduled = this.snapshot.load().as_ref().map(|s| s.refresh_at);
             match (scheduled, retry) {
                 (Some(s), Some(r)) => s.max(r),
