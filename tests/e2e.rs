@@ -14,3 +14,5 @@ mod grpc;
 mod jwks;
 #[path = "e2e/jwt.rs"]
 mod jwt;
+#[path = "e2e/oidc.rs"]
+mod oidc;

@@ -1,0 +1,213 @@
+//! Interop with a real OpenID provider: panva's oidc-provider, run with node from the tools
+//! folder `.ci/run` installs (`tools/oidc`, or `MESHWARD_OIDC_DIR`). Tokens come from its
+//! token endpoint (client_credentials + resource indicators, JWT access tokens with
+//! `typ: at+jwt`) and are checked through discovery, for RS256, PS256, ES256 and EdDSA, and
+//! across a key rotation.
+//!
+//! When the provider is not installed yet, the test installs it with `npm ci` from
+//! `tests/oidc/package-lock.json`. Without node and npm it fails with a message saying so; set
+//! `MESHWARD_SKIP_OIDC=1` to skip it explicitly on a machine without them.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use meshward::jwt::{KeySource, TokenErrorKind, Validator};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const CLIENT_ID: &str = "orders-client";
+const CLIENT_SECRET: &str = "orders-client-secret-orders-client-secret";
+const RESOURCES: [(&str, &str); 4] = [
+    ("urn:meshward:rs256", "RS256"),
+    ("urn:meshward:ps256", "PS256"),
+    ("urn:meshward:es256", "ES256"),
+    ("urn:meshward:eddsa", "EdDSA"),
+];
+
+fn tools_dir() -> Option<PathBuf> {
+    if std::env::var("MESHWARD_SKIP_OIDC").is_ok_and(|v| v == "1") {
+        eprintln!("MESHWARD_SKIP_OIDC=1: skipping the oidc-provider interop test");
+        return None;
+    }
+    let dir = std::env::var_os("MESHWARD_OIDC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/oidc"));
+    let node = std::process::Command::new("node").arg("--version").output();
+    assert!(
+        node.is_ok_and(|o| o.status.success()),
+        "node is not on PATH: install Node.js and npm (Debian: nodejs npm), \
+         or set MESHWARD_SKIP_OIDC=1 to skip this test"
+    );
+    if !dir.join("node_modules/oidc-provider").is_dir() {
+        let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(sources.join(file), dir.join(file)).unwrap();
+        }
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "`npm ci` in {} failed: install npm, or set MESHWARD_SKIP_OIDC=1 to skip this test",
+            dir.display()
+        );
+    }
+    Some(dir)
+}
+
+struct Provider {
+    child: Child,
+    issuer: String,
+}
+
+impl Provider {
+    async fn start(dir: &PathBuf, port: u16, keyset: &str) -> Self {
+        // The script must sit beside node_modules for its import to resolve.
+        let script = dir.join("provider.mjs");
+        std::fs::copy(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/provider.mjs"),
+            &script,
+        )
+        .unwrap();
+        let mut child = Command::new("node")
+            .arg(&script)
+            .env("PORT", port.to_string())
+            .env("KEYSET", keyset)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("listening") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready, Ok(true), "oidc-provider did not start");
+        Self {
+            child,
+            issuer: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn token(&self, resource: &str) -> String {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair("client_secret", CLIENT_SECRET)
+            .append_pair("resource", resource)
+            .append_pair("scope", "orders:read")
+            .finish();
+        let response = reqwest::Client::new()
+            .post(format!("{}/token", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let json: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert!(
+            status.is_success(),
+            "token endpoint answered {status}: {json}"
+        );
+        json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn header(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let segment = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn real_openid_provider_tokens_validate_through_discovery() {
+    let Some(dir) = tools_dir() else { return };
+    let port = free_port();
+    let provider = Provider::start(&dir, port, "a").await;
+    let keys = KeySource::discovery(&provider.issuer)
+        .allow_insecure_http()
+        .refresh_cooldown(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let validator = Validator::builder(provider.issuer.clone(), RESOURCES.map(|(r, _)| r))
+        .key_source(keys.clone())
+        .require_type("at+jwt")
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+
+    for (resource, alg) in RESOURCES {
+        let token = provider.token(resource).await;
+        let h = header(&token);
+        assert_eq!(h["alg"], alg, "{resource}");
+        assert_eq!(h["typ"], "at+jwt", "{resource}");
+        let principal = validator
+            .validate(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{alg} token refused: {e:?}"));
+        assert_eq!(principal.issuer(), provider.issuer);
+        assert_eq!(principal.audiences(), [resource]);
+        assert_eq!(principal.subject(), Some(CLIENT_ID));
+        assert!(
+            principal.scopes().contains("orders:read"),
+            "{:?}",
+            principal.scopes()
+        );
+        assert_eq!(format!("{:?}", principal.algorithm()), alg);
+    }
+
+    // A validator that wants plain JWTs refuses the provider's at+jwt tokens.
+    let strict = Validator::builder(provider.issuer.clone(), ["urn:meshward:es256"])
+        .key_source(keys.clone())
+        .require_type("JWT")
+        .build()
+        .unwrap();
+    let err = strict
+        .validate(&provider.token("urn:meshward:es256").await)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &TokenErrorKind::InvalidType);
+
+    // Rotation: the provider restarts on the same address with new keys; the first token
+    // signed with a new kid makes the validator refetch, and it is accepted.
+    provider.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let provider = Provider::start(&dir, port, "b").await;
+    let token = provider.token("urn:meshward:es256").await;
+    assert_eq!(header(&token)["kid"], "ec-b");
+    let principal = validator.validate(&token).await.unwrap();
+    assert_eq!(principal.key_id(), Some("ec-b"));
+    let stats = keys.stats().unwrap();
+    assert_eq!(
+        stats.fetches, 2,
+        "warm-up and one refetch for the rotated kid: {stats:?}"
+    );
+    provider.stop().await;
+}

@@ -1,0 +1,66 @@
+// A real OpenID provider (panva's oidc-provider) for meshward's interop test.
+//
+// Started by tests/e2e/oidc.rs with PORT and KEYSET in the environment. It issues JWT access
+// tokens (typ at+jwt) through client_credentials with resource indicators; each resource is
+// signed with another algorithm. Its keys are made at start and published without `alg`, the
+// way oidc-provider does, so one RSA key serves RS256 and PS256.
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const port = Number(process.env.PORT);
+const keyset = process.env.KEYSET || 'a';
+const issuer = `http://127.0.0.1:${port}`;
+
+function privateJwk(type, options, kid) {
+  const { privateKey } = generateKeyPairSync(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig' };
+}
+
+const keys = [
+  privateJwk('rsa', { modulusLength: 2048 }, `rsa-${keyset}`),
+  privateJwk('ec', { namedCurve: 'P-256' }, `ec-${keyset}`),
+  privateJwk('ed25519', {}, `ed-${keyset}`),
+];
+
+const algorithms = {
+  'urn:meshward:rs256': 'RS256',
+  'urn:meshward:ps256': 'PS256',
+  'urn:meshward:es256': 'ES256',
+  'urn:meshward:eddsa': 'EdDSA',
+};
+
+const provider = new Provider(issuer, {
+  jwks: { keys },
+  clients: [{
+    client_id: 'orders-client',
+    client_secret: 'orders-client-secret-orders-client-secret',
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_post',
+  }],
+  scopes: ['orders:read', 'orders:write'],
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, resource) => {
+        const alg = algorithms[resource];
+        if (!alg) throw new Provider.errors.InvalidTarget();
+        return {
+          scope: 'orders:read orders:write',
+          audience: resource,
+          accessTokenTTL: 300,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg } },
+        };
+      },
+    },
+  },
+});
+
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening on ${issuer}`);
+});
