@@ -125,6 +125,7 @@ impl From<TokenErrorKind> for Failure {
 pub(crate) struct NeedsKeys {
     source: Arc<RemoteKeys>,
     reason: Reason,
+    generation: u64,
 }
 
 /// The outcome of the synchronous attempt.
@@ -203,7 +204,7 @@ impl Validator {
     pub async fn warm_up(&self) -> Result<(), KeySourceError> {
         for issuer in &self.inner.issuers {
             if let IssuerKeys::Remote(remote) = &issuer.keys {
-                remote.refresh(Reason::Scheduled).await?;
+                remote.refresh(Reason::Scheduled, None).await?;
             }
         }
         Ok(())
@@ -302,7 +303,11 @@ impl Validator {
         token: &str,
         need: NeedsKeys,
     ) -> Result<Arc<VerifiedToken>, TokenError> {
-        let fetched = need.source.refresh(need.reason).await.err();
+        let fetched = need
+            .source
+            .refresh(need.reason, Some(need.generation))
+            .await
+            .err();
         let now = unix_now();
         let inner = &*self.inner;
         let key = inner
@@ -430,6 +435,7 @@ impl Inner {
                     return Err(TokenErrorKind::AlgorithmNotAllowed { alg }.into());
                 }
                 remote.ensure_refresher();
+                let generation = remote.generation();
                 snapshot = remote.load();
                 let loaded = snapshot
                     .as_deref()
@@ -442,6 +448,7 @@ impl Inner {
                                 return Err(Failure::NeedsKeys(NeedsKeys {
                                     source: Arc::clone(remote),
                                     reason: Reason::UnknownKid,
+                                    generation,
                                 }));
                             }
                             FetchPolicy::Allowed => {
@@ -458,6 +465,7 @@ impl Inner {
                         return Err(Failure::NeedsKeys(NeedsKeys {
                             source: Arc::clone(remote),
                             reason: Reason::Cold,
+                            generation,
                         }));
                     }
                     (None, FetchPolicy::AfterFetch(error)) => {

@@ -64,7 +64,7 @@ struct Provider {
 }
 
 impl Provider {
-    async fn start(dir: &PathBuf, port: u16, keyset: &str) -> Self {
+    async fn start(dir: &std::path::Path, port: u16, keyset: &str) -> Self {
         // The script must sit beside node_modules for its import to resolve.
         let script = dir.join("provider.mjs");
         std::fs::copy(

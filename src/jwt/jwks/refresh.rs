@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwapOption, Guard};
 use reqwest::{Client, Url};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::error::{KeySourceError, KeySourceErrorKind};
 use super::{discovery, fetch};
@@ -76,6 +76,10 @@ pub(crate) struct RemoteKeys {
     last_failure: Mutex<Option<Instant>>,
     negative: moka::sync::Cache<String, ()>,
     refresher: AtomicBool,
+    /// Wakes the background task when the schedule changes (a load, a failure).
+    rescheduled: Arc<Notify>,
+    /// Completed fetches; a request that saw generation `g` starts no fetch once it moved.
+    generation: AtomicU64,
     fetches: AtomicU64,
     failures: AtomicU64,
 }
@@ -101,6 +105,8 @@ impl RemoteKeys {
             last_failure: Mutex::new(None),
             negative,
             refresher: AtomicBool::new(false),
+            rescheduled: Arc::new(Notify::new()),
+            generation: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         }
@@ -113,6 +119,11 @@ impl RemoteKeys {
     /// The loaded set, without locking.
     pub(crate) fn load(&self) -> Guard<Option<Arc<Snapshot>>> {
         self.snapshot.load()
+    }
+
+    /// How many fetches have completed; read before [`load`](Self::load).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Whether an unknown `kid` may trigger a fetch now: not recently found missing, and the
@@ -142,13 +153,19 @@ impl RemoteKeys {
     }
 
     /// Fetches the key set, or joins the fetch already under way; waits at most the fetch
-    /// timeout for it. No lock is held while waiting.
-    pub(crate) async fn refresh(self: &Arc<Self>, reason: Reason) -> Result<(), KeySourceError> {
+    /// timeout for it. No lock is held while waiting. `seen` is the generation the caller
+    /// looked at: if a fetch completed since, there is nothing to start.
+    pub(crate) async fn refresh(
+        self: &Arc<Self>,
+        reason: Reason,
+        seen: Option<u64>,
+    ) -> Result<(), KeySourceError> {
         self.ensure_refresher();
         let mut rx = {
             let mut inflight = lock(&self.inflight);
             match &*inflight {
                 Some(rx) => rx.clone(),
+                None if seen.is_some_and(|g| g != self.generation()) => return Ok(()),
                 None => {
                     self.claim(reason)?;
                     let (tx, rx) = watch::channel(None);
@@ -201,6 +218,17 @@ impl RemoteKeys {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self.fetch().await;
         let elapsed = started.elapsed();
+        let outcome = self.store(result, elapsed);
+        self.generation.fetch_add(1, Ordering::Release);
+        self.rescheduled.notify_one();
+        outcome
+    }
+
+    fn store(
+        &self,
+        result: Result<(KeySet, Option<Duration>, Url, u16), KeySourceError>,
+        elapsed: Duration,
+    ) -> Result<(), KeySourceError> {
         match result {
             Ok((keys, max_age, url, status)) => {
                 let ttl = max_age
@@ -318,30 +346,44 @@ impl RemoteKeys {
             return;
         }
         let weak = Arc::downgrade(self);
-        runtime.spawn(refresh_loop(weak));
+        runtime.spawn(refresh_loop(weak, Arc::clone(&self.rescheduled)));
     }
 }
 
-async fn refresh_loop(weak: Weak<RemoteKeys>) {
+/// Refreshes ahead of expiry, and retries after failures. The first load is left to the
+/// requests (or `warm_up`) so that it is never fetched twice.
+async fn refresh_loop(weak: Weak<RemoteKeys>, rescheduled: Arc<Notify>) {
+    const IDLE: Duration = Duration::from_secs(3600);
     loop {
-        let next = {
-            let Some(this) = weak.upgrade() else { return };
-            let retry = lock(&this.last_failure)
-                .map(|at| at + this.settings.failure_backoff.max(Duration::from_millis(10)));
-            let scheduled = this.snapshot.load().as_ref().map(|s| s.refresh_at);
-            match (scheduled, retry) {
-                (Some(s), Some(r)) => s.max(r),
-                (Some(s), None) => s,
-                (None, Some(r)) => r,
-                (None, None) => Instant::now(),
-            }
+        let next = match weak.upgrade() {
+            Some(this) => this.next_refresh(),
+            None => return,
         };
         // Wake at least hourly to notice that the source was dropped.
-        let wake = next.min(Instant::now() + Duration::from_secs(3600));
-        tokio::time::sleep_until(wake.into()).await;
+        let wake = next.unwrap_or_else(|| Instant::now() + IDLE);
+        let wake = wake.min(Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake.into()) => {}
+            () = rescheduled.notified() => continue,
+        }
         let Some(this) = weak.upgrade() else { return };
-        if Instant::now() >= next {
-            let _ = this.refresh(Reason::Scheduled).await;
+        // Re-read the schedule: a request may have fetched while this task slept.
+        if this.next_refresh().is_some_and(|at| Instant::now() >= at) {
+            let _ = this.refresh(Reason::Scheduled, None).await;
+        }
+    }
+}
+
+impl RemoteKeys {
+    /// When the background task should fetch next: ahead of the loaded set's expiry, or after
+    /// the back-off following a failure; never for a set that was never asked for.
+    fn next_refresh(&self) -> Option<Instant> {
+        let retry = (*lock(&self.last_failure))
+            .map(|at| at + self.settings.failure_backoff.max(Duration::from_millis(10)));
+        let scheduled = self.snapshot.load().as_ref().map(|s| s.refresh_at);
+        match (scheduled, retry) {
+            (Some(s), Some(r)) => Some(s.max(r)),
+            (s, r) => s.or(r),
         }
     }
 }
