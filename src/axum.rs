@@ -57,6 +57,71 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     }
 }
 
+/// Extracts the client-certificate identity of the request (see
+/// [`peer_identity`](crate::mtls::peer_identity)). Without one the handler is not called and
+/// the answer is 401.
+#[cfg(feature = "mtls")]
+impl<S: Send + Sync> FromRequestParts<S> for crate::mtls::PeerIdentity {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        crate::mtls::peer_identity(&parts.extensions)
+            .ok_or_else(|| Rejection::from(crate::mtls::PeerError::NoIdentity))
+    }
+}
+
+/// `Option<PeerIdentity>`: `None` for connections without a client certificate.
+#[cfg(feature = "mtls")]
+impl<S: Send + Sync> OptionalFromRequestParts<S> for crate::mtls::PeerIdentity {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(crate::mtls::peer_identity(&parts.extensions))
+    }
+}
+
+/// Serves axum over mutual TLS: `axum::serve(acceptor.incoming(listener), app…)`.
+#[cfg(feature = "mtls")]
+impl axum::serve::Listener for crate::mtls::MtlsIncoming {
+    type Io = crate::mtls::MtlsStream;
+    type Addr = crate::mtls::PeerInfo;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.next().await {
+            Some(stream) => {
+                let peer = stream.peer().clone();
+                (stream, peer)
+            }
+            // The accept loop ended: no connection will ever come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(crate::mtls::PeerInfo {
+            remote_addr: crate::mtls::MtlsIncoming::local_addr(self),
+            identity: None,
+        })
+    }
+}
+
+/// `app.into_make_service_with_connect_info::<PeerInfo>()` puts each connection's
+/// [`PeerInfo`](crate::mtls::PeerInfo) into its requests as `ConnectInfo<PeerInfo>`, where
+/// meshward's layers and extractors find it.
+#[cfg(feature = "mtls")]
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, crate::mtls::MtlsIncoming>,
+    > for crate::mtls::PeerInfo
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::mtls::MtlsIncoming>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
 /// Renders the rejection as [`Rejection::to_http_response`] does, with the rejection in the
 /// response extensions.
 impl IntoResponse for Rejection {

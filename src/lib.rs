@@ -64,6 +64,8 @@
 //!
 //! | feature | what it adds |
 //! | --- | --- |
+//! | `remote` (default) | remote keys: JWKS URL and OpenID Connect discovery ([`jwt::KeySource`]) |
+//! | `mtls` (default) | [`mtls`]: rustls server with client certificates, `PeerIdentity` on every request, `RequirePeerLayer`, XFCC, certificate-bound tokens |
 //! | `axum` | `Principal` extractor (`FromRequestParts`, `Option<Principal>`), `IntoResponse` for `Rejection` |
 //! | `tonic` | [`RequestExt::principal`](crate::tonic::RequestExt) for `tonic::Request`, `Rejection` into `tonic::Status` |
 //!
@@ -78,6 +80,9 @@
 pub mod authz;
 mod builder;
 pub mod jwt;
+#[cfg(feature = "mtls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+pub mod mtls;
 mod principal;
 mod rejection;
 

@@ -24,6 +24,8 @@ use crate::jwt::error::unix_time;
 #[derive(Clone)]
 pub struct Principal {
     token: Arc<VerifiedToken>,
+    #[cfg(feature = "mtls")]
+    peer: Option<crate::mtls::PeerIdentity>,
 }
 
 /// What the validator learned from one token; shared by every `Principal` made from it.
@@ -40,11 +42,39 @@ pub(crate) struct VerifiedToken {
     pub(crate) scopes: Scopes,
     pub(crate) claims: Map<String, Value>,
     pub(crate) raw: Box<str>,
+    /// `cnf.x5t#S256` (RFC 8705): the certificate the token is bound to.
+    pub(crate) cnf_x5t: Option<String>,
 }
 
 impl Principal {
     pub(crate) fn from_verified(token: Arc<VerifiedToken>) -> Self {
-        Self { token }
+        Self {
+            token,
+            #[cfg(feature = "mtls")]
+            peer: None,
+        }
+    }
+
+    #[cfg(feature = "mtls")]
+    pub(crate) fn with_peer(mut self, peer: Option<crate::mtls::PeerIdentity>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The client-certificate identity of the connection the token came on, when the
+    /// [`AuthLayer`](crate::jwt::AuthLayer) saw one.
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn peer(&self) -> Option<&crate::mtls::PeerIdentity> {
+        self.peer.as_ref()
+    }
+
+    /// The `cnf.x5t#S256` the token is bound to (RFC 8705), if any. The
+    /// [`AuthLayer`](crate::jwt::AuthLayer) has already checked it against the connection's
+    /// certificate; check it yourself when calling [`Validator::validate`](crate::jwt::Validator::validate)
+    /// directly.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.token.cnf_x5t.as_deref()
     }
 
     /// The `sub` claim, if the token had one.

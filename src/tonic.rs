@@ -28,11 +28,33 @@ mod sealed {
 pub trait RequestExt: sealed::Sealed {
     /// The principal the authentication layer inserted, if any.
     fn principal(&self) -> Option<&Principal>;
+
+    /// The client-certificate identity of the call's connection, if any.
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    fn peer_identity(&self) -> Option<crate::mtls::PeerIdentity>;
 }
 
 impl<T> RequestExt for tonic::Request<T> {
     fn principal(&self) -> Option<&Principal> {
         self.extensions().get::<Principal>()
+    }
+
+    #[cfg(feature = "mtls")]
+    fn peer_identity(&self) -> Option<crate::mtls::PeerIdentity> {
+        crate::mtls::peer_identity(self.extensions())
+    }
+}
+
+/// Serves tonic over mutual TLS: `Server::builder().serve_with_incoming(acceptor.incoming(listener))`.
+/// Each call's extensions then hold the connection's [`PeerInfo`](crate::mtls::PeerInfo),
+/// visible to tower layers and to [`RequestExt::peer_identity`].
+#[cfg(feature = "mtls")]
+impl tonic::transport::server::Connected for crate::mtls::MtlsStream {
+    type ConnectInfo = crate::mtls::PeerInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.peer().clone()
     }
 }
 

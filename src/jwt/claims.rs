@@ -54,6 +54,22 @@ pub(crate) fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, Toke
     }
 }
 
+/// Reads `cnf.x5t#S256` (RFC 8705 §3.1); a `cnf` that is not an object, or an `x5t#S256`
+/// that is not a string, is invalid.
+pub(crate) fn confirmation_thumbprint(
+    claims: &Map<String, Value>,
+) -> Result<Option<String>, TokenErrorKind> {
+    match claims.get("cnf") {
+        None => Ok(None),
+        Some(Value::Object(cnf)) => match cnf.get("x5t#S256") {
+            None => Ok(None),
+            Some(Value::String(t)) => Ok(Some(t.clone())),
+            Some(_) => Err(invalid("cnf")),
+        },
+        Some(_) => Err(invalid("cnf")),
+    }
+}
+
 fn invalid(name: &str) -> TokenErrorKind {
     TokenErrorKind::InvalidClaim {
         claim: name.to_owned(),

@@ -173,6 +173,13 @@ pub enum TokenErrorKind {
         /// The audiences the issuer's configuration accepts.
         expected: Vec<String>,
     },
+    /// The token is bound to a certificate (`cnf.x5t#S256`, RFC 8705) and the connection
+    /// presented another one, or none.
+    #[error("token is bound to another client certificate")]
+    CertificateMismatch,
+    /// The layer requires certificate-bound tokens and the token carries no `cnf.x5t#S256`.
+    #[error("token is not bound to the client certificate")]
+    UnboundToken,
     /// No key could be had to check the token: the key source has never loaded and cannot be
     /// reached (503, gRPC `UNAVAILABLE`).
     #[error("verification keys are unavailable")]
@@ -181,7 +188,7 @@ pub enum TokenErrorKind {
 
 impl TokenErrorKind {
     /// Every [`label`](Self::label), in a fixed order.
-    pub const LABELS: [&'static str; 19] = [
+    pub const LABELS: [&'static str; 21] = [
         "missing",
         "invalid_request",
         "too_large",
@@ -201,6 +208,8 @@ impl TokenErrorKind {
         "invalid_issuer",
         "invalid_audience",
         "keys_unavailable",
+        "certificate_mismatch",
+        "unbound_token",
     ];
 
     /// A short, stable, snake_case name for metrics and logs.
@@ -229,6 +238,8 @@ impl TokenErrorKind {
             Self::InvalidIssuer => 16,
             Self::InvalidAudience { .. } => 17,
             Self::KeysUnavailable => 18,
+            Self::CertificateMismatch => 19,
+            Self::UnboundToken => 20,
         }
     }
 
@@ -255,6 +266,8 @@ impl TokenErrorKind {
             Self::InvalidIssuer => "untrusted issuer",
             Self::InvalidAudience { .. } => "wrong audience",
             Self::KeysUnavailable => "verification keys unavailable",
+            Self::CertificateMismatch => "token bound to another certificate",
+            Self::UnboundToken => "certificate-bound token required",
         }
     }
 }

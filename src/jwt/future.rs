@@ -8,12 +8,15 @@ use tower_service::Service;
 
 use super::error::TokenError;
 use super::service::{admit, reject};
-use crate::principal::Principal;
+use std::sync::Arc;
+
+use super::layer::AuthConfig;
+use crate::principal::VerifiedToken;
 use crate::rejection::RejectionResponse;
 
 /// Verification that waits for a remote key set.
 pub(crate) type VerifyFuture =
-    Pin<Box<dyn Future<Output = Result<Principal, TokenError>> + Send + 'static>>;
+    Pin<Box<dyn Future<Output = Result<Arc<VerifiedToken>, TokenError>> + Send + 'static>>;
 
 pin_project! {
     /// The response future of [`Auth`](super::Auth).
@@ -37,6 +40,7 @@ pin_project! {
             service: Option<S>,
             request: Option<Request<ReqBody>>,
             responder: R,
+            config: Arc<AuthConfig>,
         },
         Inner { #[pin] future: S::Future },
         Rejected { response: Option<S::Response> },
@@ -67,6 +71,7 @@ where
         service: S,
         request: Request<ReqBody>,
         responder: R,
+        config: Arc<AuthConfig>,
     ) -> Self {
         Self {
             state: State::Verifying {
@@ -74,6 +79,7 @@ where
                 service: Some(service),
                 request: Some(request),
                 responder,
+                config,
             },
         }
     }
@@ -96,6 +102,7 @@ where
                     service,
                     request,
                     responder,
+                    config,
                 } => {
                     let result = ready!(verify.as_mut().poll(cx));
                     let (Some(mut service), Some(mut request)) = (service.take(), request.take())
@@ -103,7 +110,7 @@ where
                         // Polled again after completion.
                         return Poll::Pending;
                     };
-                    match result {
+                    match result.and_then(|verified| config.bind(verified, request.extensions())) {
                         Ok(principal) => {
                             admit(&mut request, principal);
                             State::Inner {

@@ -25,6 +25,8 @@ pub(crate) struct AuthConfig {
     pub(crate) validator: Validator,
     pub(crate) location: TokenLocation,
     pub(crate) optional: bool,
+    #[cfg_attr(not(feature = "mtls"), allow(dead_code))]
+    pub(crate) require_bound: bool,
 }
 
 impl AuthLayer {
@@ -35,6 +37,7 @@ impl AuthLayer {
                 validator,
                 location: TokenLocation::default(),
                 optional: false,
+                require_bound: false,
             }),
             responder: DefaultRejectionResponse::default(),
         }
@@ -46,6 +49,16 @@ impl<R> AuthLayer<R> {
     /// present must still be valid: a bad token is refused, never ignored.
     pub fn optional(mut self) -> Self {
         Arc::make_mut(&mut self.config).optional = true;
+        self
+    }
+
+    /// Refuses tokens that are not bound to the connection's client certificate
+    /// (`cnf.x5t#S256`, RFC 8705). Bound tokens are always checked; this also refuses the
+    /// unbound ones, for routes served over mutual TLS.
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn require_certificate_bound_tokens(mut self) -> Self {
+        Arc::make_mut(&mut self.config).require_bound = true;
         self
     }
 

@@ -11,7 +11,7 @@ use super::future::ResponseFuture;
 use super::future::VerifyFuture;
 use super::layer::AuthConfig;
 use super::validator::Attempt;
-use crate::principal::Principal;
+use crate::principal::{Principal, VerifiedToken};
 use crate::rejection::{Rejection, RejectionResponse};
 
 /// The service made by [`AuthLayer`](super::AuthLayer).
@@ -56,6 +56,43 @@ enum Decision {
 }
 
 impl AuthConfig {
+    /// Ties a verified token to the request's connection: a certificate-bound token must
+    /// come with that certificate (RFC 8705 §3), and the principal carries the peer.
+    pub(crate) fn bind(
+        &self,
+        verified: Arc<VerifiedToken>,
+        extensions: &http::Extensions,
+    ) -> Result<Principal, TokenError> {
+        #[cfg(feature = "mtls")]
+        let result = {
+            let peer = crate::mtls::peer_identity(extensions);
+            let presented = peer.as_ref().and_then(|p| p.thumbprint_sha256());
+            match (verified.cnf_x5t.as_deref(), presented) {
+                (Some(bound), Some(presented)) if bound == presented => {
+                    Ok(Principal::from_verified(verified).with_peer(peer))
+                }
+                (Some(_), _) => Err(TokenErrorKind::CertificateMismatch.into()),
+                (None, _) if self.require_bound => Err(TokenErrorKind::UnboundToken.into()),
+                (None, _) => Ok(Principal::from_verified(verified).with_peer(peer)),
+            }
+        };
+        #[cfg(not(feature = "mtls"))]
+        let result = {
+            let _ = extensions;
+            match verified.cnf_x5t {
+                // Without mTLS there is no certificate to match.
+                Some(_) => Err(TokenErrorKind::CertificateMismatch.into()),
+                None => Ok(Principal::from_verified(verified)),
+            }
+        };
+        if let Err(error) = &result {
+            self.validator.record_rejection(error);
+        }
+        result
+    }
+}
+
+impl AuthConfig {
     fn authenticate<B>(&self, request: &Request<B>) -> Decision {
         let validator = &self.validator;
         let refuse = |kind: TokenErrorKind| {
@@ -81,12 +118,9 @@ impl AuthConfig {
             Attempt::NeedsKeys(need) => {
                 let validator = validator.clone();
                 let token = token.to_owned();
-                Decision::Wait(Box::pin(async move {
-                    validator
-                        .finish(&token, need)
-                        .await
-                        .map(Principal::from_verified)
-                }))
+                Decision::Wait(Box::pin(
+                    async move { validator.finish(&token, need).await },
+                ))
             }
         }
     }
@@ -161,7 +195,13 @@ where
                 // The ready service goes into the future; a clone stays for the next call.
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(verify, service, request, self.responder.clone())
+                ResponseFuture::verifying(
+                    verify,
+                    service,
+                    request,
+                    self.responder.clone(),
+                    Arc::clone(&self.config),
+                )
             }
         }
     }

@@ -540,6 +540,7 @@ impl Inner {
         }
         let subject = claims::string(&claims, "sub")?;
         let jwt_id = claims::string(&claims, "jti")?;
+        let cnf_x5t = claims::confirmation_thumbprint(&claims)?;
 
         let mut scopes = Scopes::default();
         for name in ["scope", "scp"] {
@@ -566,6 +567,7 @@ impl Inner {
             scopes,
             claims,
             raw: token.into(),
+            cnf_x5t,
         })
     }
 }

@@ -1,0 +1,405 @@
+//! Accepting mutual-TLS connections: handshake with a timeout, the peer's identity parsed
+//! once, and a stream of ready connections for axum, hyper and tonic.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::config::MtlsAcceptorBuilder;
+use super::error::MtlsConfigError;
+use super::identity::{PeerIdentity, PeerInfo};
+
+/// Accepts TLS connections with client-certificate verification, and parses each client's
+/// [`PeerIdentity`] once per connection.
+///
+/// Its configuration can be replaced at run time ([`reload`](Self::reload),
+/// [`watch`](Self::watch)): new handshakes use the new certificate and CA bundle, live
+/// connections keep theirs, and a bad new file is refused while the old configuration keeps
+/// serving. Cloning is cheap and clones share configuration and counters.
+///
+/// ```no_run
+/// use meshward::mtls::{MtlsAcceptor, PeerInfo};
+///
+/// # async fn f(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+/// let acceptor = MtlsAcceptor::builder()
+///     .server_cert_pem_files("server.pem", "server.key")
+///     .add_client_ca_pem_file("clients-ca.pem")
+///     .build()?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+/// axum::serve(
+///     acceptor.incoming(listener),
+///     app.into_make_service_with_connect_info::<PeerInfo>(),
+/// )
+/// .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MtlsAcceptor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    builder: std::sync::Mutex<MtlsAcceptorBuilder>,
+    config: ArcSwap<ServerConfig>,
+    handshake_timeout: Duration,
+    handshakes: Arc<Semaphore>,
+    identities_parsed: AtomicU64,
+    handshakes_failed: AtomicU64,
+    reloads: AtomicU64,
+}
+
+impl MtlsAcceptor {
+    /// Starts configuring an acceptor.
+    pub fn builder() -> MtlsAcceptorBuilder {
+        MtlsAcceptorBuilder::new()
+    }
+
+    pub(crate) fn new(builder: MtlsAcceptorBuilder, config: Arc<ServerConfig>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                handshake_timeout: builder.handshake_timeout,
+                handshakes: Arc::new(Semaphore::new(builder.max_handshakes.max(1))),
+                builder: std::sync::Mutex::new(builder),
+                config: ArcSwap::new(config),
+                identities_parsed: AtomicU64::new(0),
+                handshakes_failed: AtomicU64::new(0),
+                reloads: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The rustls configuration new handshakes use.
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        self.inner.config.load_full()
+    }
+
+    /// Performs the handshake on an accepted TCP connection, within the handshake timeout.
+    ///
+    /// # Errors
+    ///
+    /// The handshake failed (bad or missing client certificate, protocol error) or timed out.
+    pub async fn accept(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
+        let remote_addr = tcp.peer_addr().ok();
+        let acceptor = TlsAcceptor::from(self.inner.config.load_full());
+        let handshake = tokio::time::timeout(self.inner.handshake_timeout, acceptor.accept(tcp));
+        let result = match handshake.await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
+        };
+        let stream = result.inspect_err(|_| {
+            self.inner.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+        })?;
+        let identity = match stream.get_ref().1.peer_certificates() {
+            Some(chain) if !chain.is_empty() => {
+                self.inner.identities_parsed.fetch_add(1, Ordering::Relaxed);
+                match PeerIdentity::from_chain(chain) {
+                    Ok(identity) => Some(identity),
+                    Err(e) => {
+                        // rustls verified it, so this is unexpected; treat as no identity.
+                        tracing::warn!(target: "meshward::mtls", error = %e, ?remote_addr, "verified client certificate could not be parsed");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        tracing::debug!(
+            target: "meshward::mtls",
+            ?remote_addr,
+            spiffe_id = identity.as_ref().and_then(|i| i.spiffe_id()).map(|s| s.as_str()),
+            "mTLS connection accepted"
+        );
+        Ok(MtlsStream {
+            io: stream,
+            peer: PeerInfo {
+                remote_addr,
+                identity,
+            },
+        })
+    }
+
+    /// Accepts connections from `listener` in a background task: each handshake runs in its
+    /// own task, bounded in time and in number, so a slow or silent client never holds the
+    /// loop; failed handshakes are logged and skipped. Dropping the returned stream stops the
+    /// loop.
+    pub fn incoming(&self, listener: TcpListener) -> MtlsIncoming {
+        let local_addr = listener.local_addr().ok();
+        let (tx, rx) = mpsc::channel(64);
+        let acceptor = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (tcp, addr) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(target: "meshward::mtls", error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&acceptor.inner.handshakes).try_acquire_owned() else {
+                    tracing::warn!(target: "meshward::mtls", %addr, "too many handshakes under way; connection closed");
+                    continue;
+                };
+                let sender = tx.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let accepted = acceptor.accept(tcp).await;
+                    drop(permit);
+                    match accepted {
+                        Ok(stream) => {
+                            let _ = sender.send(stream).await;
+                        }
+                        Err(e) => {
+                            tracing::info!(target: "meshward::mtls", %addr, error = %e, "TLS handshake failed");
+                        }
+                    }
+                });
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        MtlsIncoming {
+            rx,
+            local_addr,
+            task,
+        }
+    }
+
+    /// Rebuilds the configuration from the builder's inputs (files are read again). On
+    /// success new handshakes use it; on error the old configuration keeps serving.
+    ///
+    /// # Errors
+    ///
+    /// The [`MtlsConfigError`] of the new inputs.
+    pub fn reload(&self) -> Result<(), MtlsConfigError> {
+        let builder = self
+            .inner
+            .builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        self.install(&builder)
+    }
+
+    /// Replaces the inputs (for in-memory certificates) and reloads.
+    ///
+    /// # Errors
+    ///
+    /// The [`MtlsConfigError`] of the new inputs; the old ones keep serving.
+    pub fn reload_with(&self, builder: MtlsAcceptorBuilder) -> Result<(), MtlsConfigError> {
+        self.install(&builder)?;
+        *self
+            .inner
+            .builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = builder;
+        Ok(())
+    }
+
+    fn install(&self, builder: &MtlsAcceptorBuilder) -> Result<(), MtlsConfigError> {
+        match builder.server_config() {
+            Ok(config) => {
+                self.inner.config.store(config);
+                self.inner.reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(target: "meshward::mtls", "TLS configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(target: "meshward::mtls", error = %e, "TLS reload refused; the previous configuration keeps serving");
+                Err(e)
+            }
+        }
+    }
+
+    /// Polls the input files every `interval` and reloads when one changed (a bad new file
+    /// is logged and refused). The watch stops when the returned handle is dropped.
+    pub fn watch(&self, interval: Duration) -> WatchHandle {
+        let weak = Arc::downgrade(&self.inner);
+        let modified = |inner: &Inner| {
+            inner
+                .builder
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .modified()
+        };
+        let mut last: Option<SystemTime> = modified(&self.inner);
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+            loop {
+                ticker.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let now = modified(&inner);
+                if now != last {
+                    last = now;
+                    let _ = MtlsAcceptor { inner }.reload();
+                }
+            }
+        });
+        WatchHandle { task }
+    }
+
+    /// Client certificates parsed so far: one per mutual-TLS connection, however many
+    /// requests it carries.
+    pub fn identities_parsed(&self) -> u64 {
+        self.inner.identities_parsed.load(Ordering::Relaxed)
+    }
+
+    /// Handshakes that failed or timed out so far.
+    pub fn handshakes_failed(&self) -> u64 {
+        self.inner.handshakes_failed.load(Ordering::Relaxed)
+    }
+
+    /// Successful reloads so far.
+    pub fn reloads(&self) -> u64 {
+        self.inner.reloads.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for MtlsAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MtlsAcceptor")
+            .field("handshake_timeout", &self.inner.handshake_timeout)
+            .field("identities_parsed", &self.identities_parsed())
+            .field("handshakes_failed", &self.handshakes_failed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a [`watch`](MtlsAcceptor::watch) when dropped.
+#[derive(Debug)]
+pub struct WatchHandle {
+    task: JoinHandle<()>,
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One accepted mutual-TLS connection and what is known about its peer.
+pub struct MtlsStream {
+    io: TlsStream<TcpStream>,
+    peer: PeerInfo,
+}
+
+impl MtlsStream {
+    /// The peer's address and identity.
+    pub fn peer(&self) -> &PeerInfo {
+        &self.peer
+    }
+
+    /// The negotiated ALPN protocol.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.io.get_ref().1.alpn_protocol()
+    }
+}
+
+impl fmt::Debug for MtlsStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MtlsStream")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for MtlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for MtlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// Ready mutual-TLS connections, from [`MtlsAcceptor::incoming`]: a `Stream` for tonic's
+/// `serve_with_incoming`, an axum `Listener` for `axum::serve`, or read one by one with
+/// [`next`](Self::next) for hyper.
+pub struct MtlsIncoming {
+    rx: mpsc::Receiver<MtlsStream>,
+    local_addr: Option<SocketAddr>,
+    task: JoinHandle<()>,
+}
+
+impl MtlsIncoming {
+    /// The next connection whose handshake completed; `None` once the accept loop ended.
+    pub async fn next(&mut self) -> Option<MtlsStream> {
+        self.rx.recv().await
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+}
+
+impl Drop for MtlsIncoming {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl fmt::Debug for MtlsIncoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MtlsIncoming")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures_core::Stream for MtlsIncoming {
+    type Item = io::Result<MtlsStream>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|s| s.map(Ok))
+    }
+}

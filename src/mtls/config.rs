@@ -1,0 +1,313 @@
+//! Building the rustls `ServerConfig`: server certificate, client-certificate verification,
+//! CRLs, protocol versions and ALPN, with the crate's one crypto provider passed explicitly.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+
+use super::acceptor::MtlsAcceptor;
+use super::error::{MtlsConfigError, MtlsConfigErrorKind};
+
+const MAX_PEM_FILE: u64 = 1024 * 1024;
+
+/// A PEM input: a file (re-read on reload) or bytes.
+#[derive(Clone)]
+pub(crate) enum Pem {
+    File(PathBuf),
+    Bytes(Arc<[u8]>, &'static str),
+}
+
+impl Pem {
+    fn what(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Bytes(_, what) => (*what).to_owned(),
+        }
+    }
+
+    fn read(&self) -> Result<Vec<u8>, MtlsConfigError> {
+        match self {
+            Self::Bytes(bytes, _) => Ok(bytes.to_vec()),
+            Self::File(path) => {
+                let io = |e: std::io::Error| {
+                    MtlsConfigError::with_source(MtlsConfigErrorKind::Io { what: self.what() }, e)
+                };
+                let len = std::fs::metadata(path).map_err(io)?.len();
+                if len > MAX_PEM_FILE {
+                    return Err(io(std::io::Error::other("file larger than 1 MiB")));
+                }
+                std::fs::read(path).map_err(io)
+            }
+        }
+    }
+
+    pub(crate) fn modified(&self) -> Option<SystemTime> {
+        match self {
+            Self::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+            Self::Bytes(..) => None,
+        }
+    }
+
+    fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, MtlsConfigError> {
+        let bytes = self.read()?;
+        let certs = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                MtlsConfigError::with_source(
+                    MtlsConfigErrorKind::InvalidPem { what: self.what() },
+                    e,
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(MtlsConfigErrorKind::NoCertificate { what: self.what() }.into());
+        }
+        Ok(certs)
+    }
+
+    fn private_key(&self) -> Result<PrivateKeyDer<'static>, MtlsConfigError> {
+        let bytes = self.read()?;
+        PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
+            rustls_pki_types::pem::Error::NoItemsFound => {
+                MtlsConfigErrorKind::NoPrivateKey { what: self.what() }.into()
+            }
+            e => MtlsConfigError::with_source(
+                MtlsConfigErrorKind::InvalidPem { what: self.what() },
+                e,
+            ),
+        })
+    }
+
+    fn crls(&self) -> Result<Vec<CertificateRevocationListDer<'static>>, MtlsConfigError> {
+        let bytes = self.read()?;
+        CertificateRevocationListDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                MtlsConfigError::with_source(
+                    MtlsConfigErrorKind::InvalidPem { what: self.what() },
+                    e,
+                )
+            })
+    }
+}
+
+impl From<MtlsConfigErrorKind> for MtlsConfigError {
+    fn from(kind: MtlsConfigErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+/// Configures an [`MtlsAcceptor`]; made by [`MtlsAcceptor::builder`].
+///
+/// Without a client CA the server asks for no client certificate. With one, client
+/// certificates are required and verified against it (and its CRLs), unless
+/// [`client_auth_optional`](Self::client_auth_optional) is named.
+#[derive(Clone)]
+#[must_use]
+pub struct MtlsAcceptorBuilder {
+    pub(crate) cert: Option<(Pem, Pem)>,
+    pub(crate) client_cas: Vec<Pem>,
+    pub(crate) crls: Vec<Pem>,
+    pub(crate) optional: bool,
+    pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_handshakes: usize,
+}
+
+impl MtlsAcceptorBuilder {
+    pub(crate) fn new() -> Self {
+        Self {
+            cert: None,
+            client_cas: Vec::new(),
+            crls: Vec::new(),
+            optional: false,
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            handshake_timeout: Duration::from_secs(10),
+            max_handshakes: 1024,
+        }
+    }
+
+    /// The server certificate chain and private key, as PEM files (re-read on reload).
+    pub fn server_cert_pem_files(
+        mut self,
+        chain: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.cert = Some((Pem::File(chain.into()), Pem::File(key.into())));
+        self
+    }
+
+    /// The server certificate chain and private key, as PEM bytes.
+    pub fn server_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.cert = Some((
+            Pem::Bytes(chain.into().into(), "in-memory server certificate"),
+            Pem::Bytes(key.into().into(), "in-memory server key"),
+        ));
+        self
+    }
+
+    /// Adds a PEM file of CA certificates that client certificates must chain to.
+    pub fn add_client_ca_pem_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.client_cas.push(Pem::File(path.into()));
+        self
+    }
+
+    /// Adds PEM CA certificates that client certificates must chain to.
+    pub fn add_client_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.client_cas
+            .push(Pem::Bytes(pem.into().into(), "in-memory client CA bundle"));
+        self
+    }
+
+    /// Adds a PEM file of certificate revocation lists for client certificates.
+    pub fn add_client_crl_pem_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.crls.push(Pem::File(path.into()));
+        self
+    }
+
+    /// Adds PEM certificate revocation lists for client certificates.
+    pub fn add_client_crl_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.crls
+            .push(Pem::Bytes(pem.into().into(), "in-memory CRL"));
+        self
+    }
+
+    /// Lets clients connect without a certificate; those that present one are still
+    /// verified.
+    ///
+    /// # Security
+    ///
+    /// Requests from clients without a certificate carry no [`PeerIdentity`](super::PeerIdentity):
+    /// guard the routes that need one with [`RequirePeerLayer`](super::RequirePeerLayer).
+    pub fn client_auth_optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// ALPN protocols offered, in order (default `h2`, `http/1.1`).
+    pub fn alpn_protocols(
+        mut self,
+        protocols: impl IntoIterator<Item = impl Into<Vec<u8>>>,
+    ) -> Self {
+        self.alpn = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long a client may take to complete its handshake (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How many handshakes may be under way at once; connections beyond are closed
+    /// (default 1024).
+    pub fn max_concurrent_handshakes(mut self, max: usize) -> Self {
+        self.max_handshakes = max;
+        self
+    }
+
+    /// Reads the files and builds the acceptor. Does no network I/O.
+    ///
+    /// # Errors
+    ///
+    /// An [`MtlsConfigError`] naming the file and the fault.
+    pub fn build(self) -> Result<MtlsAcceptor, MtlsConfigError> {
+        let config = self.server_config()?;
+        Ok(MtlsAcceptor::new(self, config))
+    }
+
+    /// Builds the rustls configuration from the current contents of the inputs.
+    pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, MtlsConfigError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let (chain, key) = self
+            .cert
+            .as_ref()
+            .ok_or(MtlsConfigErrorKind::NoServerCertificate)?;
+        let certs = chain.certificates()?;
+        let private_key = key.private_key()?;
+        let verifier = self.client_verifier(&provider)?;
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| {
+                MtlsConfigError::with_source(MtlsConfigErrorKind::InvalidClientVerifier, e)
+            })?;
+        let builder = match verifier {
+            Some(verifier) => builder.with_client_cert_verifier(verifier),
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_single_cert(certs, private_key).map_err(|e| {
+            MtlsConfigError::with_source(
+                MtlsConfigErrorKind::InvalidServerCertificate { what: chain.what() },
+                e,
+            )
+        })?;
+        config.alpn_protocols.clone_from(&self.alpn);
+        Ok(Arc::new(config))
+    }
+
+    fn client_verifier(
+        &self,
+        provider: &Arc<CryptoProvider>,
+    ) -> Result<Option<Arc<dyn ClientCertVerifier>>, MtlsConfigError> {
+        if self.client_cas.is_empty() {
+            return Ok(None);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in &self.client_cas {
+            for cert in ca.certificates()? {
+                roots.add(cert).map_err(|e| {
+                    MtlsConfigError::with_source(
+                        MtlsConfigErrorKind::InvalidPem { what: ca.what() },
+                        e,
+                    )
+                })?;
+            }
+        }
+        let mut crls = Vec::new();
+        for crl in &self.crls {
+            crls.extend(crl.crls()?);
+        }
+        let mut builder =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
+                .with_crls(crls);
+        if self.optional {
+            builder = builder.allow_unauthenticated();
+        }
+        let verifier = builder.build().map_err(|e| {
+            MtlsConfigError::with_source(MtlsConfigErrorKind::InvalidClientVerifier, e)
+        })?;
+        Ok(Some(verifier))
+    }
+
+    /// The newest modification time of the file inputs.
+    pub(crate) fn modified(&self) -> Option<SystemTime> {
+        let cert = self.cert.iter().flat_map(|(c, k)| [c, k]);
+        cert.chain(&self.client_cas)
+            .chain(&self.crls)
+            .filter_map(Pem::modified)
+            .max()
+    }
+}
+
+impl fmt::Debug for MtlsAcceptorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = |p: &Pem| p.what();
+        f.debug_struct("MtlsAcceptorBuilder")
+            .field("cert", &self.cert.as_ref().map(|(c, _)| what(c)))
+            .field(
+                "client_cas",
+                &self.client_cas.iter().map(what).collect::<Vec<_>>(),
+            )
+            .field("crls", &self.crls.iter().map(what).collect::<Vec<_>>())
+            .field("optional", &self.optional)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,42 @@
+//! Mutual TLS (feature `mtls`): a rustls server with client-certificate verification, the
+//! peer's identity on every request in axum, hyper and tonic, and certificate-bound tokens.
+//!
+//! - [`MtlsAcceptor`] builds the rustls `ServerConfig` (server certificate, client CA bundle,
+//!   CRLs, TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`, the aws-lc-rs provider passed
+//!   explicitly, never installed process-wide), performs handshakes with a timeout, and
+//!   parses each client's [`PeerIdentity`] once per connection. Its configuration reloads at
+//!   run time without dropping live connections.
+//! - [`MtlsAcceptor::incoming`] is a stream of ready connections: an axum `Listener`, a tonic
+//!   incoming stream whose connections implement `Connected`, or connections to hand to
+//!   hyper-util with [`AddPeerInfo`].
+//! - [`peer_identity`] finds the identity in a request's extensions whichever adapter put it
+//!   there; [`RequirePeerLayer`] guards routes with allow-lists of SPIFFE IDs, trust domains,
+//!   DNS names or subjects; [`XfccLayer`] reads a trusted proxy's
+//!   `x-forwarded-client-cert`.
+//! - [`AuthLayer`](crate::jwt::AuthLayer) checks RFC 8705 certificate-bound tokens
+//!   (`cnf.x5t#S256`) against the connection's certificate, and the
+//!   [`Principal`](crate::Principal) carries the peer.
+
+mod acceptor;
+mod config;
+mod error;
+mod identity;
+mod peer;
+mod require;
+mod xfcc;
+
+#[doc(inline)]
+pub use self::acceptor::{MtlsAcceptor, MtlsIncoming, MtlsStream, WatchHandle};
+#[doc(inline)]
+pub use self::config::MtlsAcceptorBuilder;
+#[doc(inline)]
+pub use self::error::{MtlsConfigError, MtlsConfigErrorKind};
+#[doc(inline)]
+pub use self::identity::{IdentityParseError, PeerIdentity, PeerInfo, SpiffeId, peer_identity};
+#[doc(inline)]
+pub use self::peer::AddPeerInfo;
+#[doc(inline)]
+pub use self::require::{PeerError, RequirePeer, RequirePeerLayer};
+#[doc(inline)]
+pub use self::xfcc::{XFCC, Xfcc, XfccLayer};
+pub use rustls_pki_types::CertificateDer;
