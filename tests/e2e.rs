@@ -14,5 +14,7 @@ mod grpc;
 mod jwks;
 #[path = "e2e/jwt.rs"]
 mod jwt;
+#[path = "e2e/mtls.rs"]
+mod mtls;
 #[path = "e2e/oidc.rs"]
 mod oidc;

@@ -110,9 +110,10 @@ impl AuthConfig {
             Err(kind) => return refuse(kind),
         };
         match validator.attempt(token) {
-            Attempt::Done(Ok(verified)) => {
-                Decision::Admit(Some(Principal::from_verified(verified)))
-            }
+            Attempt::Done(Ok(verified)) => match self.bind(verified, request.extensions()) {
+                Ok(principal) => Decision::Admit(Some(principal)),
+                Err(error) => Decision::Refuse(error),
+            },
             Attempt::Done(Err(error)) => Decision::Refuse(error),
             #[cfg(feature = "remote")]
             Attempt::NeedsKeys(need) => {

@@ -356,15 +356,31 @@ pub fn peer_identity(extensions: &Extensions) -> Option<PeerIdentity> {
     None
 }
 
-/// The connection's info, wherever the adapter put it.
+/// The connection's info, wherever the adapter put it; for plain TCP connections (axum's
+/// `ConnectInfo<SocketAddr>`, tonic's `TcpConnectInfo`) just the address.
 pub(crate) fn peer_info(extensions: &Extensions) -> Option<PeerInfo> {
     if let Some(info) = extensions.get::<PeerInfo>() {
         return Some(info.clone());
     }
+    let plain = |remote_addr: Option<SocketAddr>| PeerInfo {
+        remote_addr,
+        identity: None,
+    };
     #[cfg(feature = "axum")]
-    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<PeerInfo>>() {
-        return Some(info.0.clone());
+    {
+        use axum::extract::ConnectInfo;
+        if let Some(info) = extensions.get::<ConnectInfo<PeerInfo>>() {
+            return Some(info.0.clone());
+        }
+        if let Some(addr) = extensions.get::<ConnectInfo<SocketAddr>>() {
+            return Some(plain(Some(addr.0)));
+        }
     }
+    #[cfg(feature = "tonic")]
+    if let Some(tcp) = extensions.get::<tonic::transport::server::TcpConnectInfo>() {
+        return Some(plain(tcp.remote_addr()));
+    }
+    let _ = plain;
     None
 }
 

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod pki;
+
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "orders";
 

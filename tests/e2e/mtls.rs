@@ -1,0 +1,756 @@
+//! Mutual TLS with real handshakes on 127.0.0.1: rcgen PKI, reqwest and curl as clients,
+//! axum, hyper and tonic as servers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use jsonwebtoken::Algorithm;
+use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
+use meshward::mtls::{
+    AddPeerInfo, MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer,
+    XfccLayer,
+};
+use meshward::{Principal, tonic::RequestExt as _};
+use rustls_pki_types::CertificateDer;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::support::pki::{Ca, ClientSpec, Leaf, TempDir};
+use crate::support::*;
+
+const BILLING: &str = "spiffe://prod.test/ns/billing/sa/api";
+
+async fn peer(identity: Option<PeerIdentity>) -> Json<Value> {
+    Json(match identity {
+        None => Value::Null,
+        Some(id) => json!({
+            "spiffe_id": id.spiffe_id().map(|s| s.as_str()),
+            "dns": id.dns_names(),
+            "uris": id.uris(),
+            "subject": id.subject(),
+            "x5t#S256": id.thumbprint_sha256(),
+            "forwarded": id.is_forwarded(),
+        }),
+    })
+}
+
+fn app() -> Router {
+    Router::new()
+        .route(
+            "/billing",
+            get(peer).route_layer(
+                RequirePeerLayer::new().allow_spiffe_path_prefix("spiffe://prod.test/ns/billing"),
+            ),
+        )
+        .route("/peer", get(peer))
+}
+
+async fn serve_mtls(acceptor: &MtlsAcceptor, app: Router) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = acceptor.incoming(listener);
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        axum::serve(
+            incoming,
+            app.into_make_service_with_connect_info::<PeerInfo>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer::new(addr, tx, handle)
+}
+
+struct Pki {
+    ca: Ca,
+    server: Leaf,
+}
+
+fn pki() -> Pki {
+    let ca = Ca::new("meshward test CA");
+    let server = ca.server("server-a");
+    Pki { ca, server }
+}
+
+fn acceptor(pki: &Pki) -> MtlsAcceptorBuilder {
+    MtlsAcceptor::builder()
+        .server_cert_pem(pki.server.cert_pem.clone(), pki.server.key_pem.clone())
+        .add_client_ca_pem(pki.ca.pem.clone())
+}
+
+fn client(ca: &Ca, identity: Option<&Leaf>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap()]);
+    if let Some(leaf) = identity {
+        builder =
+            builder.identity(reqwest::Identity::from_pem(leaf.identity_pem().as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    server: &TestServer,
+    path: &str,
+) -> Result<(u16, Value), reqwest::Error> {
+    let response = client
+        .get(format!("https://127.0.0.1:{}{path}", server.addr.port()))
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn handshakes_and_identities() {
+    let pki = pki();
+    let acceptor = acceptor(&pki).build().unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let other_ca = Ca::new("someone else's CA");
+
+    let billing = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let (status, body) = fetch(&client(&pki.ca, Some(&billing)), &server, "/peer")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["spiffe_id"], BILLING);
+    assert_eq!(body["x5t#S256"], billing.thumbprint());
+    assert_eq!(body["subject"], "CN=client");
+    assert_eq!(body["forwarded"], false);
+
+    let dns_only = pki.ca.client(ClientSpec {
+        dns: vec!["reports.internal"],
+        ..ClientSpec::default()
+    });
+    let (_, body) = fetch(&client(&pki.ca, Some(&dns_only)), &server, "/peer")
+        .await
+        .unwrap();
+    assert_eq!(body["spiffe_id"], Value::Null);
+    assert_eq!(body["dns"], json!(["reports.internal"]));
+
+    let two_uris = pki.ca.client(ClientSpec {
+        uris: vec![BILLING, "spiffe://prod.test/other"],
+        ..ClientSpec::default()
+    });
+    let (_, body) = fetch(&client(&pki.ca, Some(&two_uris)), &server, "/peer")
+        .await
+        .unwrap();
+    assert_eq!(body["spiffe_id"], Value::Null, "two URI SANs: no SPIFFE ID");
+    assert_eq!(body["uris"], json!([BILLING, "spiffe://prod.test/other"]));
+
+    let refused: Vec<(&str, Option<Leaf>)> = vec![
+        ("no client certificate", None),
+        (
+            "certificate from another CA",
+            Some(other_ca.client(ClientSpec::spiffe(BILLING))),
+        ),
+        (
+            "expired",
+            Some(pki.ca.client(ClientSpec {
+                not_before: time::Duration::days(-10),
+                not_after: time::Duration::days(-1),
+                ..ClientSpec::spiffe(BILLING)
+            })),
+        ),
+        (
+            "not yet valid",
+            Some(pki.ca.client(ClientSpec {
+                not_before: time::Duration::days(1),
+                not_after: time::Duration::days(10),
+                ..ClientSpec::spiffe(BILLING)
+            })),
+        ),
+    ];
+    let failed_before = acceptor.handshakes_failed();
+    for (name, leaf) in &refused {
+        let result = fetch(&client(&pki.ca, leaf.as_ref()), &server, "/peer").await;
+        assert!(
+            result.is_err(),
+            "{name}: handshake should fail, got {result:?}"
+        );
+    }
+    assert!(acceptor.handshakes_failed() >= failed_before + refused.len() as u64);
+
+    // The accept loop survived every failed handshake.
+    let (status, _) = fetch(&client(&pki.ca, Some(&billing)), &server, "/peer")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn allow_list_and_optional_client_auth() {
+    let pki = pki();
+    let acceptor = acceptor(&pki).client_auth_optional().build().unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+
+    let allowed = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let sibling = pki.ca.client(ClientSpec::spiffe(
+        "spiffe://prod.test/ns/billing-old/sa/api",
+    ));
+    let stranger = pki
+        .ca
+        .client(ClientSpec::spiffe("spiffe://prod.test/ns/payments/sa/api"));
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&allowed)), &server, "/billing")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&sibling)), &server, "/billing")
+            .await
+            .unwrap()
+            .0,
+        403
+    );
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&stranger)), &server, "/billing")
+            .await
+            .unwrap()
+            .0,
+        403
+    );
+
+    // Optional mode: no certificate connects, has no identity, and is refused where one is needed.
+    let anonymous = client(&pki.ca, None);
+    assert_eq!(
+        fetch(&anonymous, &server, "/peer").await.unwrap(),
+        (200, Value::Null)
+    );
+    assert_eq!(fetch(&anonymous, &server, "/billing").await.unwrap().0, 401);
+    // A certificate from another CA is still refused in optional mode.
+    let other = Ca::new("other").client(ClientSpec::spiffe(BILLING));
+    assert!(
+        fetch(&client(&pki.ca, Some(&other)), &server, "/peer")
+            .await
+            .is_err()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn revoked_by_crl() {
+    let pki = pki();
+    let revoked = pki.ca.client(ClientSpec {
+        serial: 666,
+        ..ClientSpec::spiffe(BILLING)
+    });
+    let good = pki.ca.client(ClientSpec {
+        serial: 7,
+        ..ClientSpec::spiffe(BILLING)
+    });
+    let acceptor = acceptor(&pki)
+        .add_client_crl_pem(pki.ca.crl(&[666]))
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    assert!(
+        fetch(&client(&pki.ca, Some(&revoked)), &server, "/peer")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&good)), &server, "/peer")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_certificate_parse_per_connection() {
+    let pki = pki();
+    let acceptor = acceptor(&pki).build().unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let c = client(&pki.ca, Some(&leaf));
+    let before = acceptor.identities_parsed();
+    for _ in 0..20 {
+        assert_eq!(fetch(&c, &server, "/peer").await.unwrap().0, 200);
+    }
+    assert_eq!(
+        acceptor.identities_parsed() - before,
+        1,
+        "20 requests, one connection, one parse"
+    );
+    let other = client(&pki.ca, Some(&leaf));
+    fetch(&other, &server, "/peer").await.unwrap();
+    assert_eq!(
+        acceptor.identities_parsed() - before,
+        2,
+        "a second connection parses again"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn curl_as_an_outside_client() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("curl is not installed: .ci/run installs it (Debian package curl)");
+    }
+    let pki = pki();
+    let dir = TempDir::new("curl");
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let cert = dir.write("client.pem", &leaf.cert_pem);
+    let key = dir.write("client.key", &leaf.key_pem);
+    let ca = dir.write("ca.pem", &pki.ca.pem);
+    let acceptor = acceptor(&pki).build().unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let url = format!("https://127.0.0.1:{}/peer", server.addr.port());
+    let curl = |with_cert: bool| {
+        let mut cmd = tokio::process::Command::new("curl");
+        cmd.args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
+            .arg(&ca);
+        if with_cert {
+            cmd.arg("--cert").arg(&cert).arg("--key").arg(&key);
+        }
+        cmd.arg(&url).output()
+    };
+    let out = curl(true).await.unwrap();
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["spiffe_id"], BILLING);
+    assert_eq!(body["x5t#S256"], leaf.thumbprint());
+    let out = curl(false).await.unwrap();
+    assert!(
+        !out.status.success(),
+        "curl without a certificate must fail the handshake"
+    );
+    server.stop().await;
+}
+
+/// The certificate the server presents to a new connection.
+async fn server_cert_seen(
+    addr: std::net::SocketAddr,
+    ca: &Ca,
+    leaf: &Leaf,
+) -> CertificateDer<'static> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.pem.as_bytes()).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![leaf.der.clone()],
+            rustls_pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0]
+        .clone()
+        .into_owned()
+}
+
+#[tokio::test]
+async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
+    let pki = pki();
+    let dir = TempDir::new("reload");
+    let cert_path = dir.write("server.pem", &pki.server.cert_pem);
+    let key_path = dir.write("server.key", &pki.server.key_pem);
+    let ca_path = dir.write("ca.pem", &pki.ca.pem);
+    let acceptor = MtlsAcceptor::builder()
+        .server_cert_pem_files(&cert_path, &key_path)
+        .add_client_ca_pem_file(&ca_path)
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    assert_eq!(
+        server_cert_seen(server.addr, &pki.ca, &leaf).await,
+        pki.server.der
+    );
+
+    // Load: one kept-alive connection sending requests throughout the reload.
+    let c = client(&pki.ca, Some(&leaf));
+    fetch(&c, &server, "/peer").await.unwrap();
+    let parsed = acceptor.identities_parsed();
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let url = format!("https://127.0.0.1:{}/peer", server.addr.port());
+    let load = tokio::spawn(async move {
+        let mut ok = 0u32;
+        loop {
+            if stopped.try_recv().is_ok() {
+                return ok;
+            }
+            let status = c.get(&url).send().await.unwrap().status();
+            assert_eq!(status, 200);
+            ok += 1;
+        }
+    });
+
+    let renewed = pki.ca.server("server-b");
+    std::fs::write(&cert_path, &renewed.cert_pem).unwrap();
+    std::fs::write(&key_path, &renewed.key_pem).unwrap();
+    acceptor.reload().unwrap();
+    assert_eq!(
+        server_cert_seen(server.addr, &pki.ca, &leaf).await,
+        renewed.der,
+        "new connections get the new certificate"
+    );
+
+    // A bad file is refused and the last good configuration keeps serving.
+    std::fs::write(
+        &cert_path,
+        "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let err = acceptor.reload().unwrap_err();
+    assert!(
+        err.to_string().contains("server.pem"),
+        "error names the file: {err}"
+    );
+    assert_eq!(
+        server_cert_seen(server.addr, &pki.ca, &leaf).await,
+        renewed.der
+    );
+
+    // The watcher picks up the next change by itself.
+    let watch = acceptor.watch(Duration::from_millis(50));
+    let third = pki.ca.server("server-c");
+    std::fs::write(&key_path, &third.key_pem).unwrap();
+    std::fs::write(&cert_path, &third.cert_pem).unwrap();
+    let mut seen = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let cert = server_cert_seen(server.addr, &pki.ca, &leaf).await;
+        if cert == third.der {
+            seen = Some(cert);
+            break;
+        }
+    }
+    assert!(seen.is_some(), "watch() reloaded the new files");
+    drop(watch);
+
+    let _ = stop.send(());
+    let served = load.await.unwrap();
+    assert!(
+        served > 0,
+        "the old connection kept serving: {served} requests"
+    );
+    assert!(acceptor.reloads() >= 2);
+    let _ = parsed;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn certificate_bound_tokens() {
+    let pki = pki();
+    let key = SigningKey::generate(Algorithm::ES256, "k");
+    let validator = || {
+        Validator::builder(ISSUER, [AUDIENCE])
+            .add_key(VerifyingKey::from_jwk_json(&key.jwk_json().to_string()).unwrap())
+            .build()
+            .unwrap()
+    };
+    async fn whoami(principal: Principal) -> Json<Value> {
+        Json(json!({
+            "sub": principal.subject(),
+            "peer": principal.peer().and_then(|p| p.spiffe_id()).map(|s| s.as_str()),
+        }))
+    }
+    let mtls_app = Router::new()
+        .route("/whoami", get(whoami))
+        .route(
+            "/strict",
+            get(whoami).route_layer(AuthLayer::new(validator()).require_certificate_bound_tokens()),
+        )
+        .layer(AuthLayer::new(validator()).optional());
+    let acceptor = acceptor(&pki).build().unwrap();
+    let server = serve_mtls(&acceptor, mtls_app.clone()).await;
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let other = pki
+        .ca
+        .client(ClientSpec::spiffe("spiffe://prod.test/ns/other"));
+    let c = client(&pki.ca, Some(&leaf));
+    let bound_to = |thumbprint: &str| {
+        let mut claims = claims("alice", "read");
+        claims["cnf"] = json!({"x5t#S256": thumbprint});
+        key.sign(&claims)
+    };
+    let call = |path: &'static str, token: String| {
+        let c = c.clone();
+        let url = format!("https://127.0.0.1:{}{path}", server.addr.port());
+        async move {
+            let r = c.get(url).bearer_auth(token).send().await.unwrap();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (r.status().as_u16(), challenge, r.bytes().await.unwrap())
+        }
+    };
+
+    let (status, _, body) = call("/whoami", bound_to(&leaf.thumbprint())).await;
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body, json!({"sub": "alice", "peer": BILLING}));
+
+    let (status, challenge, _) = call("/whoami", bound_to(&other.thumbprint())).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer error="invalid_token", error_description="token bound to another certificate""#
+        )
+    );
+
+    let unbound = key.sign(&claims("alice", "read"));
+    assert_eq!(
+        call("/whoami", unbound.clone()).await.0,
+        200,
+        "unbound tokens pass by default"
+    );
+    let (status, challenge, _) = call("/strict", unbound).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer error="invalid_token", error_description="certificate-bound token required""#
+        )
+    );
+    assert_eq!(call("/strict", bound_to(&leaf.thumbprint())).await.0, 200);
+    server.stop().await;
+
+    // Without mTLS there is no certificate: a bound token is refused.
+    let plain = serve_axum(mtls_app).await;
+    let token = format!("Bearer {}", bound_to(&leaf.thumbprint()));
+    let seen = http_get(&plain.url("/whoami"), &[("authorization", token.as_str())]).await;
+    assert_eq!(seen.status, 401);
+    plain.stop().await;
+}
+
+#[tokio::test]
+async fn xfcc_from_a_trusted_proxy_only() {
+    let pki = pki();
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let encoded =
+        percent_encoding::utf8_percent_encode(&leaf.cert_pem, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    let hash: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.der.as_ref())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    async fn echo(identity: Option<PeerIdentity>, headers: http::HeaderMap) -> Json<Value> {
+        Json(json!({
+            "spiffe_id": identity.as_ref().and_then(|i| i.spiffe_id()).map(|s| s.as_str()),
+            "forwarded": identity.as_ref().map(PeerIdentity::is_forwarded),
+            "xfcc_seen": headers.contains_key("x-forwarded-client-cert"),
+        }))
+    }
+    let serve = |layer: XfccLayer| async move {
+        let app = Router::new().route("/", get(echo)).layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer::new(addr, tx, handle)
+    };
+
+    let with_cert =
+        format!("By=spiffe://prod.test/ns/app;Hash={hash};Cert=\"{encoded}\";URI={BILLING}");
+    let fields_only =
+        format!("By=spiffe://prod.test/ns/app;Hash={hash};Subject=\"CN=client\";URI={BILLING}");
+    let spoofed_hash = format!("By=x;Hash={};Cert=\"{encoded}\"", "0".repeat(64));
+
+    let trusted = serve(XfccLayer::new().trust_proxy_addr("127.0.0.1".parse().unwrap())).await;
+    for header in [&with_cert, &fields_only] {
+        let seen = http_get(
+            &trusted.url("/"),
+            &[("x-forwarded-client-cert", header.as_str())],
+        )
+        .await;
+        assert_eq!(
+            seen.json(),
+            json!({"spiffe_id": BILLING, "forwarded": true, "xfcc_seen": true})
+        );
+    }
+    let seen = http_get(
+        &trusted.url("/"),
+        &[("x-forwarded-client-cert", spoofed_hash.as_str())],
+    )
+    .await;
+    assert_eq!(
+        seen.json(),
+        json!({"spiffe_id": null, "forwarded": null, "xfcc_seen": false}),
+        "Hash must match Cert"
+    );
+    trusted.stop().await;
+
+    let untrusted = serve(XfccLayer::new().trust_proxy_addr("10.9.9.9".parse().unwrap())).await;
+    let seen = http_get(
+        &untrusted.url("/"),
+        &[("x-forwarded-client-cert", with_cert.as_str())],
+    )
+    .await;
+    assert_eq!(
+        seen.json(),
+        json!({"spiffe_id": null, "forwarded": null, "xfcc_seen": false}),
+        "spoofed header stripped"
+    );
+    untrusted.stop().await;
+}
+
+#[tokio::test]
+async fn hyper_server_over_mtls() {
+    let pki = pki();
+    let acceptor = acceptor(&pki).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut incoming = acceptor.incoming(listener);
+    let task = tokio::spawn(async move {
+        while let Some(stream) = incoming.next().await {
+            let service = tower::ServiceBuilder::new()
+                .layer(RequirePeerLayer::new().allow_trust_domain("prod.test"))
+                .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let id = meshward::mtls::peer_identity(req.extensions());
+                    let body = id
+                        .and_then(|i| i.spiffe_id().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
+                        hyper::body::Bytes::from(body),
+                    )))
+                });
+            let service = AddPeerInfo::new(service, stream.peer().clone());
+            tokio::spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                    .await;
+            });
+        }
+    });
+    let url = format!("https://127.0.0.1:{}/", addr.port());
+    for (leaf, status, body) in [
+        (pki.ca.client(ClientSpec::spiffe(BILLING)), 200, BILLING),
+        (
+            pki.ca.client(ClientSpec::spiffe("spiffe://other.test/x")),
+            403,
+            "",
+        ),
+    ] {
+        let r = client(&pki.ca, Some(&leaf)).get(&url).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(r.text().await.unwrap(), body);
+    }
+    task.abort();
+}
+
+#[tokio::test]
+async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let pki = pki();
+    let acceptor = acceptor(&pki).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let incoming = acceptor.incoming(listener);
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        Server::builder()
+            .layer(RequirePeerLayer::new().allow_spiffe_id(BILLING))
+            .add_service(health)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    let server = TestServer::new(addr, tx, handle);
+
+    let call = |leaf: Leaf| {
+        let ca = pki.ca.pem.clone();
+        async move {
+            let tls = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca))
+                .identity(Identity::from_pem(leaf.cert_pem, leaf.key_pem))
+                .domain_name("localhost");
+            let channel = Channel::from_shared(format!("https://localhost:{}", addr.port()))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|_| ())
+        }
+    };
+    assert!(
+        call(pki.ca.client(ClientSpec::spiffe(BILLING)))
+            .await
+            .is_ok()
+    );
+    let err = call(
+        pki.ca
+            .client(ClientSpec::spiffe("spiffe://prod.test/ns/other")),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    // The tonic helper reads an identity wherever meshward finds one.
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let mut request = tonic::Request::new(());
+    request
+        .extensions_mut()
+        .insert(PeerIdentity::from_chain(&[leaf.der]).unwrap());
+    assert_eq!(
+        request
+            .peer_identity()
+            .unwrap()
+            .spiffe_id()
+            .unwrap()
+            .as_str(),
+        BILLING
+    );
+    server.stop().await;
+}
