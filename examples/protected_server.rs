@@ -11,6 +11,13 @@
 //! | `MESHWARD_JWKS_FILE` | a JWKS document on disk with the issuer's public keys | see below |
 //! | `MESHWARD_JWKS_URL` | a JWKS URL to fetch the issuer's keys from (kept fresh in the background) | see below |
 //! | `MESHWARD_ALLOW_HTTP` | `1` to allow `http://` key URLs (loopback and development only) | off |
+//! | `MESHWARD_TLS_CERT` | server certificate chain (PEM file): serve HTTPS | plain HTTP |
+//! | `MESHWARD_TLS_KEY` | server private key (PEM file), with `MESHWARD_TLS_CERT` | |
+//! | `MESHWARD_CLIENT_CA` | CA bundle (PEM file): client certificates required and verified against it | no client auth |
+//! | `MESHWARD_CLIENT_CRL` | CRLs (PEM file) for client certificates, with `MESHWARD_CLIENT_CA` | none |
+//!
+//! With TLS, the certificate files are watched and reloaded when they change (a bad new file
+//! is refused and the old one keeps serving).
 //!
 //! Keys come from `MESHWARD_JWKS_FILE` if set, else from `MESHWARD_JWKS_URL`, else through
 //! OpenID Connect discovery from `MESHWARD_ISSUER` (`/.well-known/openid-configuration`).
@@ -24,6 +31,10 @@
 //! | `GET /healthz` | 200 `ok`, no token needed |
 //! | `GET /whoami` | 200 with JSON `{sub, iss, scopes}` for any valid token |
 //! | `GET /admin` | as `/whoami`, but the token must carry scope `admin` (else 403) |
+//! | `GET /peer` | no token needed, a client certificate is: 200 with JSON `{spiffe_id, dns, uris, subject, x5t#S256}`, 401 without one |
+//!
+//! `/whoami` and `/admin` add `"peer": {…}` (the same object) when the connection carries a
+//! client certificate.
 //!
 //! Refused requests get 401 (`WWW-Authenticate: Bearer …, error="invalid_token"`), 400 for a
 //! malformed `Authorization` header, or 403 `insufficient_scope`. Set `RUST_LOG`-style
@@ -40,6 +51,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use meshward::authz::RequireScopesLayer;
 use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator};
+use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo};
 use meshward::{DefaultRejectionResponse, Principal};
 use serde_json::{Value, json};
 
@@ -49,6 +61,14 @@ struct Config {
     audiences: Vec<String>,
     keys: Keys,
     allow_http: bool,
+    tls: Option<Tls>,
+}
+
+struct Tls {
+    cert: String,
+    key: String,
+    client_ca: Option<String>,
+    client_crl: Option<String>,
 }
 
 enum Keys {
@@ -84,21 +104,63 @@ fn config() -> Result<Config, String> {
         Some("1") => true,
         Some(other) => return Err(format!("MESHWARD_ALLOW_HTTP={other:?}: use 1 or 0")),
     };
+    let tls = match (
+        var("MESHWARD_TLS_CERT"),
+        var("MESHWARD_TLS_KEY"),
+        var("MESHWARD_CLIENT_CA"),
+        var("MESHWARD_CLIENT_CRL"),
+    ) {
+        (None, None, None, None) => None,
+        (Some(cert), Some(key), client_ca, client_crl) => {
+            if client_crl.is_some() && client_ca.is_none() {
+                return Err("MESHWARD_CLIENT_CRL needs MESHWARD_CLIENT_CA".into());
+            }
+            Some(Tls {
+                cert,
+                key,
+                client_ca,
+                client_crl,
+            })
+        }
+        (None, None, _, _) => {
+            return Err("MESHWARD_CLIENT_CA and MESHWARD_CLIENT_CRL need MESHWARD_TLS_CERT and MESHWARD_TLS_KEY".into());
+        }
+        _ => return Err("MESHWARD_TLS_CERT and MESHWARD_TLS_KEY go together".into()),
+    };
     Ok(Config {
         listen,
         issuer,
         audiences,
         keys,
         allow_http,
+        tls,
+    })
+}
+
+fn peer_json(id: &PeerIdentity) -> Value {
+    json!({
+        "spiffe_id": id.spiffe_id().map(|s| s.as_str()),
+        "dns": id.dns_names(),
+        "uris": id.uris(),
+        "subject": id.subject(),
+        "x5t#S256": id.thumbprint_sha256(),
     })
 }
 
 async fn whoami(principal: Principal) -> Json<Value> {
-    Json(json!({
+    let mut body = json!({
         "sub": principal.subject(),
         "iss": principal.issuer(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
-    }))
+    });
+    if let Some(peer) = principal.peer() {
+        body["peer"] = peer_json(peer);
+    }
+    Json(body)
+}
+
+async fn peer(identity: PeerIdentity) -> Json<Value> {
+    Json(peer_json(&identity))
 }
 
 fn key_source(config: &Config) -> Result<KeySource, String> {
@@ -141,7 +203,21 @@ fn app(validator: Validator, config: &Config) -> Router {
         .layer(auth);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/peer", get(peer))
         .merge(protected)
+}
+
+fn acceptor(tls: &Tls) -> Result<MtlsAcceptor, String> {
+    let mut builder = MtlsAcceptor::builder().server_cert_pem_files(&tls.cert, &tls.key);
+    if let Some(ca) = &tls.client_ca {
+        builder = builder.add_client_ca_pem_file(ca);
+    }
+    if let Some(crl) = &tls.client_crl {
+        builder = builder.add_client_crl_pem_file(crl);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("TLS configuration: {e}"))
 }
 
 #[tokio::main]
@@ -167,6 +243,13 @@ async fn main() -> ExitCode {
         eprintln!("protected_server: keys not loaded yet ({e}); answering 503 until they are");
     }
     let app = app(validator, &config);
+    let acceptor = match config.tls.as_ref().map(acceptor).transpose() {
+        Ok(acceptor) => acceptor,
+        Err(message) => {
+            eprintln!("protected_server: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -174,17 +257,34 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     eprintln!(
-        "protected_server: listening on http://{} for issuer {} (audiences {:?})",
+        "protected_server: listening on {scheme}://{} for issuer {} (audiences {:?})",
         config.listen, config.issuer, config.audiences
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    let served = match acceptor {
+        Some(acceptor) => {
+            let _watch = acceptor.watch(std::time::Duration::from_secs(10));
+            axum::serve(
+                acceptor.incoming(listener),
+                app.into_make_service_with_connect_info::<PeerInfo>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("protected_server: {e}");

@@ -18,3 +18,5 @@ mod jwt;
 mod mtls;
 #[path = "e2e/oidc.rs"]
 mod oidc;
+#[path = "e2e/protected_server.rs"]
+mod protected_server;

@@ -1,0 +1,161 @@
+//! The `protected_server` example's environment variables and routes are a public
+//! interface: run the built example with them and check what a client sees.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::pki::{Ca, ClientSpec, TempDir};
+use crate::support::*;
+
+fn example_binary() -> std::path::PathBuf {
+    // target/<profile>/deps/e2e-… → target/<profile>/examples/protected_server
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    profile_dir
+        .join("examples")
+        .join(format!("protected_server{}", std::env::consts::EXE_SUFFIX))
+}
+
+async fn start(envs: &[(&str, String)]) -> (tokio::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let binary = example_binary();
+    assert!(
+        binary.exists(),
+        "{} not built (cargo test builds examples)",
+        binary.display()
+    );
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.env_clear()
+        .env("MESHWARD_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("listening on") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "protected_server did not start");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
+
+#[tokio::test]
+async fn configuration_errors_exit_with_status_2() {
+    let binary = example_binary();
+    let out = tokio::process::Command::new(&binary)
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_ISSUER is required"));
+    let out = tokio::process::Command::new(&binary)
+        .env_clear()
+        .env("MESHWARD_ISSUER", ISSUER)
+        .env("MESHWARD_AUDIENCE", AUDIENCE)
+        .env("MESHWARD_JWKS_FILE", "/nonexistent/jwks.json")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_JWKS_FILE"));
+}
+
+#[tokio::test]
+async fn routes_over_mtls_with_a_jwks_file() {
+    let key = SigningKey::generate(Algorithm::ES256, "k1");
+    let ca = Ca::new("ca");
+    let server = ca.server("server");
+    let leaf = ca.client(ClientSpec::spiffe("spiffe://prod.test/ns/app"));
+    let dir = TempDir::new("protected");
+    let envs = [
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", format!("other, {AUDIENCE}")),
+        (
+            "MESHWARD_JWKS_FILE",
+            dir.write("jwks.json", &jwks(&[key.jwk_json()]))
+                .display()
+                .to_string(),
+        ),
+        (
+            "MESHWARD_TLS_CERT",
+            dir.write("server.pem", &server.cert_pem)
+                .display()
+                .to_string(),
+        ),
+        (
+            "MESHWARD_TLS_KEY",
+            dir.write("server.key", &server.key_pem)
+                .display()
+                .to_string(),
+        ),
+        (
+            "MESHWARD_CLIENT_CA",
+            dir.write("ca.pem", &ca.pem).display().to_string(),
+        ),
+    ];
+    let (child, port) = start(&envs).await;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap()])
+        .identity(reqwest::Identity::from_pem(leaf.identity_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let get = |path: &str, token: Option<String>| {
+        let mut req = client.get(format!("https://127.0.0.1:{port}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let peer = json!({
+        "spiffe_id": "spiffe://prod.test/ns/app", "dns": [], "uris": [],
+        "subject": "CN=client", "x5t#S256": leaf.thumbprint(),
+    });
+    assert_eq!(get("/healthz", None).await.0, 200);
+    assert_eq!(get("/peer", None).await, (200, peer.clone()));
+    assert_eq!(get("/whoami", None).await.0, 401);
+    let (status, body) = get("/whoami", Some(key.sign(&claims("alice", "read")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"sub": "alice", "iss": ISSUER, "scopes": ["read"], "peer": peer})
+    );
+    assert_eq!(
+        get("/admin", Some(key.sign(&claims("alice", "read"))))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        get("/admin", Some(key.sign(&claims("root", "admin"))))
+            .await
+            .0,
+        200
+    );
+    drop(child);
+}
