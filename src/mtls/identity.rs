@@ -339,10 +339,18 @@ impl PeerInfo {
     }
 }
 
-/// The peer identity of a request, wherever the serving adapter put it: a [`PeerIdentity`]
-/// extension (inserted by [`XfccLayer`](super::XfccLayer) or by hand), tonic's connect info,
-/// or axum's `ConnectInfo<PeerInfo>`.
+/// What a trusted proxy said about the client: its identity, or that it had none. It
+/// overrides the connection's own identity, which is the proxy's.
+#[derive(Clone)]
+struct Forwarded(Option<PeerIdentity>);
+
+/// The peer identity of a request, wherever the serving adapter put it: what a trusted
+/// proxy reported ([`XfccLayer`](super::XfccLayer)), a [`PeerIdentity`] extension inserted
+/// by hand, tonic's connect info, or axum's `ConnectInfo<PeerInfo>`.
 pub fn peer_identity(extensions: &Extensions) -> Option<PeerIdentity> {
+    if let Some(forwarded) = extensions.get::<Forwarded>() {
+        return forwarded.0.clone();
+    }
     if let Some(identity) = extensions.get::<PeerIdentity>() {
         return Some(identity.clone());
     }
@@ -384,16 +392,10 @@ pub(crate) fn peer_info(extensions: &Extensions) -> Option<PeerInfo> {
     None
 }
 
-/// Makes `get(extensions)` see a peer whose identity was reported by a proxy.
-pub(crate) fn set_identity(extensions: &mut Extensions, identity: Option<PeerIdentity>) {
-    match identity {
-        Some(identity) => {
-            extensions.insert(identity);
-        }
-        None => {
-            extensions.remove::<PeerIdentity>();
-        }
-    }
+/// Records what a trusted proxy reported: from here on [`peer_identity`] answers this,
+/// `None` included, never the connection's own (the proxy's) identity.
+pub(crate) fn set_forwarded(extensions: &mut Extensions, identity: Option<PeerIdentity>) {
+    extensions.insert(Forwarded(identity));
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::identity::{PeerIdentity, peer_info, set_identity};
+use super::identity::{PeerIdentity, peer_info, set_forwarded};
 
 /// The header Envoy sets.
 pub const XFCC: HeaderName = HeaderName::from_static("x-forwarded-client-cert");
@@ -137,23 +137,26 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if request.headers().contains_key(&XFCC) {
-            if self.trust.trusts(&request) {
-                let identity = single_header(&request).and_then(|v| match parse(v) {
+        if self.trust.trusts(&request) {
+            // From the proxy, the client's identity is what the header says, or none: never
+            // the proxy's own certificate.
+            let identity = if request.headers().contains_key(&XFCC) {
+                single_header(&request).and_then(|v| match parse(v) {
                     Ok(identity) => Some(identity),
                     Err(reason) => {
                         tracing::warn!(target: "meshward::mtls", reason, "unusable x-forwarded-client-cert from a trusted proxy");
                         None
                     }
-                });
-                if identity.is_none() {
-                    request.headers_mut().remove(&XFCC);
-                }
-                set_identity(request.extensions_mut(), identity);
+                })
             } else {
-                tracing::info!(target: "meshward::audit", path = request.uri().path(), "x-forwarded-client-cert from an untrusted peer stripped");
+                None
+            };
+            if identity.is_none() {
                 request.headers_mut().remove(&XFCC);
             }
+            set_forwarded(request.extensions_mut(), identity);
+        } else if request.headers_mut().remove(&XFCC).is_some() {
+            tracing::info!(target: "meshward::audit", path = request.uri().path(), "x-forwarded-client-cert from an untrusted peer stripped");
         }
         self.inner.call(request)
     }

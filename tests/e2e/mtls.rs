@@ -754,3 +754,89 @@ async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn xfcc_behind_an_mtls_proxy_never_falls_back_to_the_proxy_identity() {
+    const PROXY: &str = "spiffe://prod.test/ns/ingress/sa/envoy";
+    let pki = pki();
+    let app = app()
+        .merge(app_with_proxy_guard(PROXY))
+        .layer(XfccLayer::new().trust_proxy_spiffe_id(PROXY));
+    let acceptor = acceptor(&pki).build().unwrap();
+    let server = serve_mtls(&acceptor, app).await;
+    let proxy = client(&pki.ca, Some(&pki.ca.client(ClientSpec::spiffe(PROXY))));
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", server.addr.port());
+    let forwarded = format!("By={PROXY};Hash={};URI={BILLING}", "ab".repeat(32));
+
+    // The proxy forwards a client: that client is the peer, marked forwarded.
+    let r = proxy
+        .get(url("/peer"))
+        .header("x-forwarded-client-cert", &forwarded)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["spiffe_id"].as_str(), body["forwarded"].as_bool()),
+        (Some(BILLING), Some(true))
+    );
+    let r = proxy
+        .get(url("/billing"))
+        .header("x-forwarded-client-cert", &forwarded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The proxy forwards a client without a certificate: there is no peer, not the proxy.
+    let r = proxy.get(url("/peer")).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), Value::Null);
+    let r = proxy.get(url("/proxy-only")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "the proxy's own certificate is not the client's"
+    );
+
+    // Anyone else sending the header is ignored: their own certificate is the peer.
+    let other = client(
+        &pki.ca,
+        Some(
+            &pki.ca
+                .client(ClientSpec::spiffe("spiffe://prod.test/ns/web")),
+        ),
+    );
+    let r = other
+        .get(url("/billing"))
+        .header("x-forwarded-client-cert", &forwarded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "a spoofed XFCC does not make a client billing"
+    );
+    let body: Value = other
+        .get(url("/peer"))
+        .header("x-forwarded-client-cert", &forwarded)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (body["spiffe_id"].as_str(), body["forwarded"].as_bool()),
+        (Some("spiffe://prod.test/ns/web"), Some(false))
+    );
+    server.stop().await;
+}
+
+/// A route that only the proxy's own identity could pass, to show it is never used.
+fn app_with_proxy_guard(proxy: &str) -> Router {
+    Router::new().route(
+        "/proxy-only",
+        get(peer).route_layer(RequirePeerLayer::new().allow_spiffe_id(proxy)),
+    )
+}
