@@ -79,6 +79,7 @@
 
 pub mod authz;
 mod builder;
+mod error;
 pub mod jwt;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode, request::Parts};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, request::Parts};
 
 use crate::authz::AuthzError;
 use crate::jwt::{TokenError, TokenErrorKind};
@@ -328,6 +328,22 @@ impl<B: Default> RejectionResponse<B> for DefaultRejectionResponse {
             rejection.to_http_response(self.realm.as_deref())
         }
     }
+}
+
+/// Answers `request` with `responder`'s rendering of `rejection`, and puts the rejection in
+/// the response extensions. Every refusing layer ends here.
+pub(crate) fn respond<ReqBody, ResBody, R>(
+    responder: &R,
+    rejection: Rejection,
+    request: Request<ReqBody>,
+) -> Response<ResBody>
+where
+    R: RejectionResponse<ResBody>,
+{
+    let (parts, _body) = request.into_parts();
+    let mut response = responder.response(&rejection, &parts);
+    response.extensions_mut().insert(rejection);
+    response
 }
 
 /// Whether a request is a gRPC call (`content-type: application/grpc`, `+proto`, `+json`…).

@@ -9,7 +9,7 @@ use super::error::{AuthzError, AuthzErrorKind};
 use super::future::ResponseFuture;
 use super::layer::ScopeRule;
 use crate::principal::Principal;
-use crate::rejection::{Rejection, RejectionResponse};
+use crate::rejection::{RejectionResponse, respond};
 
 /// The service made by [`RequireScopesLayer`](super::RequireScopesLayer).
 #[derive(Clone)]
@@ -92,11 +92,7 @@ where
                     path = request.uri().path(),
                     "scope requirement not met"
                 );
-                let rejection = Rejection::from(error);
-                let (parts, _body) = request.into_parts();
-                let mut response = self.responder.response(&rejection, &parts);
-                response.extensions_mut().insert(rejection);
-                ResponseFuture::rejected(response)
+                ResponseFuture::rejected(respond(&self.responder, error.into(), request))
             }
         }
     }

@@ -1,80 +1,23 @@
 //! Errors of the JWT concern: [`TokenError`] at request time, [`ConfigError`] at build time.
 
-use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 
-type Source = Arc<dyn StdError + Send + Sync + 'static>;
+use crate::error::kinded_error;
 
-/// A bearer token was refused, or could not be checked.
-///
-/// The [`kind`](TokenError::kind) says what went wrong, with the context needed to act on it
-/// (the expiry and the clock for an expired token, the accepted audiences for a wrong one).
-/// How each kind is answered (401, 400 or 503, and the gRPC code) is decided in one place,
-/// [`Rejection`](crate::Rejection).
-///
-/// The `Display` text is meant for logs: it never contains the token, but it may contain
-/// values taken from it (a `kid`, a timestamp). Responses only carry
-/// [`TokenErrorKind::description`].
-#[derive(Clone)]
-pub struct TokenError {
-    kind: TokenErrorKind,
-    source: Option<Source>,
-}
-
-impl TokenError {
-    pub(crate) fn new(kind: TokenErrorKind) -> Self {
-        Self { kind, source: None }
-    }
-
-    pub(crate) fn with_source(
-        kind: TokenErrorKind,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            kind,
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> &TokenErrorKind {
-        &self.kind
-    }
-}
-
-impl fmt::Debug for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("TokenError");
-        d.field("kind", &self.kind);
-        if let Some(source) = &self.source {
-            d.field("source", source);
-        }
-        d.finish()
-    }
-}
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl StdError for TokenError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn StdError + 'static))
-    }
-}
-
-impl From<TokenErrorKind> for TokenError {
-    fn from(kind: TokenErrorKind) -> Self {
-        Self::new(kind)
-    }
+kinded_error! {
+    /// A bearer token was refused, or could not be checked.
+    ///
+    /// The [`kind`](TokenError::kind) says what went wrong, with the context needed to act on
+    /// it (the expiry and the clock for an expired token, the accepted audiences for a wrong
+    /// one). How each kind is answered (401, 400 or 503, and the gRPC code) is decided in one
+    /// place, [`Rejection`](crate::Rejection).
+    ///
+    /// The `Display` text is meant for logs: it never contains the token, but it may contain
+    /// values taken from it (a `kid`, a timestamp). Responses only carry
+    /// [`TokenErrorKind::description`].
+    pub struct TokenError(TokenErrorKind);
 }
 
 /// The kinds of [`TokenError`].
@@ -277,65 +220,11 @@ pub(crate) fn unix_time(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
-/// A validator, key or layer could not be built from its configuration.
-///
-/// Returned by builders and key constructors, never at request time.
-#[derive(Clone)]
-pub struct ConfigError {
-    kind: ConfigErrorKind,
-    source: Option<Source>,
-}
-
-impl ConfigError {
-    pub(crate) fn new(kind: ConfigErrorKind) -> Self {
-        Self { kind, source: None }
-    }
-
-    pub(crate) fn with_source(
-        kind: ConfigErrorKind,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            kind,
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// What was wrong with the configuration.
-    pub fn kind(&self) -> &ConfigErrorKind {
-        &self.kind
-    }
-}
-
-impl fmt::Debug for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ConfigError");
-        d.field("kind", &self.kind);
-        if let Some(source) = &self.source {
-            d.field("source", source);
-        }
-        d.finish()
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl StdError for ConfigError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn StdError + 'static))
-    }
-}
-
-impl From<ConfigErrorKind> for ConfigError {
-    fn from(kind: ConfigErrorKind) -> Self {
-        Self::new(kind)
-    }
+kinded_error! {
+    /// A validator, key or layer could not be built from its configuration.
+    ///
+    /// Returned by builders and key constructors, never at request time.
+    pub struct ConfigError(ConfigErrorKind);
 }
 
 /// The kinds of [`ConfigError`].

@@ -12,7 +12,7 @@ use super::future::VerifyFuture;
 use super::layer::AuthConfig;
 use super::validator::Attempt;
 use crate::principal::{Principal, VerifiedToken};
-use crate::rejection::{Rejection, RejectionResponse};
+use crate::rejection::{Rejection, RejectionResponse, respond};
 
 /// The service made by [`AuthLayer`](super::AuthLayer).
 #[derive(Clone)]
@@ -159,11 +159,7 @@ where
         path = request.uri().path(),
         "bearer token refused"
     );
-    let rejection = Rejection::from(error);
-    let (parts, _body) = request.into_parts();
-    let mut response = responder.response(&rejection, &parts);
-    response.extensions_mut().insert(rejection);
-    response
+    respond(responder, Rejection::from(error), request)
 }
 
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, R>

@@ -98,12 +98,6 @@ impl Pem {
     }
 }
 
-impl From<MtlsConfigErrorKind> for MtlsConfigError {
-    fn from(kind: MtlsConfigErrorKind) -> Self {
-        Self::new(kind)
-    }
-}
-
 /// Configures an [`MtlsAcceptor`]; made by [`MtlsAcceptor::builder`].
 ///
 /// Without a client CA the server asks for no client certificate. With one, client

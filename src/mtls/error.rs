@@ -1,59 +1,9 @@
-use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Arc;
+use crate::error::kinded_error;
 
-/// A TLS configuration could not be built or reloaded. Names the file (or "in-memory …")
-/// and the fault.
-#[derive(Clone)]
-pub struct MtlsConfigError {
-    kind: MtlsConfigErrorKind,
-    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
-}
-
-impl MtlsConfigError {
-    pub(crate) fn new(kind: MtlsConfigErrorKind) -> Self {
-        Self { kind, source: None }
-    }
-
-    pub(crate) fn with_source(
-        kind: MtlsConfigErrorKind,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            kind,
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// What was wrong.
-    pub fn kind(&self) -> &MtlsConfigErrorKind {
-        &self.kind
-    }
-}
-
-impl fmt::Debug for MtlsConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("MtlsConfigError");
-        d.field("kind", &self.kind);
-        if let Some(source) = &self.source {
-            d.field("source", source);
-        }
-        d.finish()
-    }
-}
-
-impl fmt::Display for MtlsConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl StdError for MtlsConfigError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn StdError + 'static))
-    }
+kinded_error! {
+    /// A TLS configuration could not be built or reloaded. Names the file (or "in-memory …")
+    /// and the fault.
+    pub struct MtlsConfigError(MtlsConfigErrorKind);
 }
 
 /// The kinds of [`MtlsConfigError`]. `what` names the file or the in-memory input.

@@ -10,7 +10,9 @@ use tower_service::Service;
 
 use super::identity::{PeerIdentity, peer_identity};
 use crate::authz::ResponseFuture;
-use crate::rejection::{DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse};
+use crate::rejection::{
+    DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse, respond,
+};
 
 /// Requires a client-certificate identity, optionally one from an allow-list.
 ///
@@ -249,11 +251,7 @@ where
                     path = request.uri().path(),
                     "peer requirement not met"
                 );
-                let rejection = Rejection::from(error);
-                let (parts, _body) = request.into_parts();
-                let mut response = self.responder.response(&rejection, &parts);
-                response.extensions_mut().insert(rejection);
-                ResponseFuture::rejected(response)
+                ResponseFuture::rejected(respond(&self.responder, error.into(), request))
             }
         }
     }

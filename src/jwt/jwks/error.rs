@@ -1,66 +1,15 @@
-use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Keys could not be fetched from a JWKS URL or through discovery.
-///
-/// While a key source has never loaded, this makes requests fail with
-/// [`TokenErrorKind::KeysUnavailable`](crate::jwt::TokenErrorKind::KeysUnavailable) (503,
-/// gRPC `UNAVAILABLE`), with this error as its source; once keys were loaded, the last good
-/// set keeps serving through failures for the `stale_if_error` window.
-#[derive(Clone)]
-pub struct KeySourceError {
-    kind: KeySourceErrorKind,
-    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
-}
+use crate::error::kinded_error;
 
-impl KeySourceError {
-    pub(crate) fn with_source(
-        kind: KeySourceErrorKind,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            kind,
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> &KeySourceErrorKind {
-        &self.kind
-    }
-}
-
-impl From<KeySourceErrorKind> for KeySourceError {
-    fn from(kind: KeySourceErrorKind) -> Self {
-        Self { kind, source: None }
-    }
-}
-
-impl fmt::Debug for KeySourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("KeySourceError");
-        d.field("kind", &self.kind);
-        if let Some(source) = &self.source {
-            d.field("source", source);
-        }
-        d.finish()
-    }
-}
-
-impl fmt::Display for KeySourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl StdError for KeySourceError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|s| s as &(dyn StdError + 'static))
-    }
+kinded_error! {
+    /// Keys could not be fetched from a JWKS URL or through discovery.
+    ///
+    /// While a key source has never loaded, this makes requests fail with
+    /// [`TokenErrorKind::KeysUnavailable`](crate::jwt::TokenErrorKind::KeysUnavailable) (503,
+    /// gRPC `UNAVAILABLE`), with this error as its source; once keys were loaded, the last good
+    /// set keeps serving through failures for the `stale_if_error` window.
+    pub struct KeySourceError(KeySourceErrorKind);
 }
 
 /// The kinds of [`KeySourceError`].
