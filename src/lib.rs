@@ -66,6 +66,7 @@
 //! | --- | --- |
 //! | `remote` (default) | remote keys: JWKS URL and OpenID Connect discovery ([`jwt::KeySource`]) |
 //! | `mtls` (default) | [`mtls`]: rustls server with client certificates, `PeerIdentity` on every request, `RequirePeerLayer`, XFCC, certificate-bound tokens |
+//! | `hyper` | `mtls::serve_hyper`: any tower service over mutual TLS with hyper-util, HTTP/1.1 and HTTP/2, graceful shutdown |
 //! | `axum` | `Principal` extractor (`FromRequestParts`, `Option<Principal>`), `IntoResponse` for `Rejection` |
 //! | `tonic` | [`RequestExt::principal`](crate::tonic::RequestExt) for `tonic::Request`, `Rejection` into `tonic::Status` |
 //!

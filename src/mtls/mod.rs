@@ -7,8 +7,9 @@
 //!   parses each client's [`PeerIdentity`] once per connection. Its configuration reloads at
 //!   run time without dropping live connections.
 //! - [`MtlsAcceptor::incoming`] is a stream of ready connections: an axum `Listener`, a tonic
-//!   incoming stream whose connections implement `Connected`, or connections to hand to
-//!   hyper-util with [`AddPeerInfo`].
+//!   incoming stream whose connections implement `Connected`, or, for plain hyper,
+//!   `serve_hyper` (feature `hyper`: hyper-util's HTTP/1 + HTTP/2 connection builder with
+//!   graceful shutdown) or your own loop with [`AddPeerInfo`].
 //! - [`peer_identity`] finds the identity in a request's extensions whichever adapter put it
 //!   there; [`RequirePeerLayer`] guards routes with allow-lists of SPIFFE IDs, trust domains,
 //!   DNS names or subjects; [`XfccLayer`] reads a trusted proxy's
@@ -23,6 +24,8 @@ mod error;
 mod identity;
 mod peer;
 mod require;
+#[cfg(feature = "hyper")]
+mod serve;
 mod xfcc;
 
 #[doc(inline)]
@@ -37,6 +40,10 @@ pub use self::identity::{IdentityParseError, PeerIdentity, PeerInfo, SpiffeId, p
 pub use self::peer::AddPeerInfo;
 #[doc(inline)]
 pub use self::require::{PeerError, RequirePeer, RequirePeerLayer};
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+#[doc(inline)]
+pub use self::serve::serve_hyper;
 #[doc(inline)]
 pub use self::xfcc::{XFCC, Xfcc, XfccLayer};
 pub use rustls_pki_types::CertificateDer;

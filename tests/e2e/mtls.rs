@@ -7,14 +7,10 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use jsonwebtoken::Algorithm;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
 use meshward::mtls::{
-    AddPeerInfo, MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer,
-    XfccLayer,
+    MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer, XfccLayer,
 };
 use meshward::{Principal, tonic::RequestExt as _};
 use rustls_pki_types::CertificateDer;
@@ -634,33 +630,30 @@ async fn xfcc_from_a_trusted_proxy_only() {
 }
 
 #[tokio::test]
-async fn hyper_server_over_mtls() {
+async fn hyper_server_over_mtls_with_graceful_shutdown() {
     let pki = pki();
     let acceptor = acceptor(&pki).build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut incoming = acceptor.incoming(listener);
-    let task = tokio::spawn(async move {
-        while let Some(stream) = incoming.next().await {
-            let service = tower::ServiceBuilder::new()
-                .layer(RequirePeerLayer::new().allow_trust_domain("prod.test"))
-                .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-                    let id = meshward::mtls::peer_identity(req.extensions());
-                    let body = id
-                        .and_then(|i| i.spiffe_id().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
-                        hyper::body::Bytes::from(body),
-                    )))
-                });
-            let service = AddPeerInfo::new(service, stream.peer().clone());
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                    .await;
-            });
-        }
-    });
+    let service = tower::ServiceBuilder::new()
+        .layer(RequirePeerLayer::new().allow_trust_domain("prod.test"))
+        .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+            let id = meshward::mtls::peer_identity(req.extensions());
+            let body = id
+                .and_then(|i| i.spiffe_id().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
+                hyper::body::Bytes::from(body),
+            )))
+        });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(meshward::mtls::serve_hyper(
+        acceptor.incoming(listener),
+        service,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let url = format!("https://127.0.0.1:{}/", addr.port());
     for (leaf, status, body) in [
         (pki.ca.client(ClientSpec::spiffe(BILLING)), 200, BILLING),
@@ -674,7 +667,38 @@ async fn hyper_server_over_mtls() {
         assert_eq!(r.status().as_u16(), status);
         assert_eq!(r.text().await.unwrap(), body);
     }
-    task.abort();
+    // HTTP/2 through ALPN, same identity.
+    let h2 = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(pki.ca.pem.as_bytes()).unwrap()])
+        .identity(
+            reqwest::Identity::from_pem(
+                pki.ca
+                    .client(ClientSpec::spiffe(BILLING))
+                    .identity_pem()
+                    .as_bytes(),
+            )
+            .unwrap(),
+        )
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2.get(&url).send().await.unwrap();
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    assert_eq!(r.text().await.unwrap(), BILLING);
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve_hyper returns after shutdown")
+        .unwrap();
+    assert!(
+        client(&pki.ca, Some(&pki.ca.client(ClientSpec::spiffe(BILLING))))
+            .get(&url)
+            .send()
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
 }
 
 #[tokio::test]
