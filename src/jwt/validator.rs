@@ -180,6 +180,11 @@ impl Validator {
     /// Verifies `token` and returns who it names. Awaits only when a remote key set must be
     /// fetched first.
     ///
+    /// This sees the token only, not the connection: a certificate-bound token
+    /// (`cnf.x5t#S256`, RFC 8705) is returned with
+    /// [`Principal::certificate_thumbprint`] set, and it is yours to compare with the peer's
+    /// certificate. [`AuthLayer`](super::AuthLayer) does that for you.
+    ///
     /// # Errors
     ///
     /// A [`TokenError`] saying why the token was refused.

@@ -864,3 +864,44 @@ fn app_with_proxy_guard(proxy: &str) -> Router {
         get(peer).route_layer(RequirePeerLayer::new().allow_spiffe_id(proxy)),
     )
 }
+
+#[tokio::test]
+async fn silent_clients_do_not_hold_the_accept_loop() {
+    use tokio::io::AsyncReadExt;
+    let pki = pki();
+    let acceptor = acceptor(&pki)
+        .handshake_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    // Ten connections that never send a byte.
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    // A real client is served at once, beside them.
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "not queued behind silent clients"
+    );
+    // And the silent ones are closed once the handshake timeout passes.
+    for mut tcp in silent {
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "silent connection closed: {read:?}"
+        );
+    }
+    assert!(acceptor.handshakes_failed() >= 10);
+    server.stop().await;
+}
