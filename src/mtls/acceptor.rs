@@ -229,8 +229,9 @@ impl MtlsAcceptor {
         }
     }
 
-    /// Polls the input files every `interval` and reloads when one changed (a bad new file
-    /// is logged and refused). The watch stops when the returned handle is dropped.
+    /// Polls the input files every `interval` (clamped to 10 ms – 1 day) and reloads when one
+    /// changed (a bad new file is logged and refused). The watch stops when the returned
+    /// handle is dropped.
     pub fn watch(&self, interval: Duration) -> WatchHandle {
         let weak = Arc::downgrade(&self.inner);
         let modified = |inner: &Inner| {
@@ -242,7 +243,9 @@ impl MtlsAcceptor {
         };
         let mut last: Option<SystemTime> = modified(&self.inner);
         let task = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(10)));
+            let period =
+                interval.clamp(Duration::from_millis(10), Duration::from_secs(24 * 60 * 60));
+            let mut ticker = tokio::time::interval(period);
             loop {
                 ticker.tick().await;
                 let Some(inner) = weak.upgrade() else { return };

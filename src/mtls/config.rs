@@ -194,9 +194,10 @@ impl MtlsAcceptorBuilder {
         self
     }
 
-    /// How long a client may take to complete its handshake (default 10 s).
+    /// How long a client may take to complete its handshake (default 10 s; clamped to
+    /// 10 ms – 10 min).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        self.handshake_timeout = timeout.clamp(Duration::from_millis(10), Duration::from_secs(600));
         self
     }
 

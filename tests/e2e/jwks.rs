@@ -494,3 +494,23 @@ async fn each_issuer_uses_its_own_source() {
     server_a.stop().await;
     server_b.stop().await;
 }
+
+#[test]
+fn absurd_durations_are_configuration_errors_not_panics() {
+    let huge = Duration::from_secs(u64::MAX);
+    for builder in [
+        KeySource::jwks("https://id.example/jwks").stale_if_error(huge),
+        KeySource::jwks("https://id.example/jwks").refresh_bounds(Duration::from_secs(1), huge),
+        KeySource::jwks("https://id.example/jwks").refresh_cooldown(huge),
+        KeySource::jwks("https://id.example/jwks").fetch_timeout(Duration::ZERO),
+    ] {
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                meshward::jwt::ConfigErrorKind::InvalidLimit { .. }
+            ),
+            "{err:?}"
+        );
+    }
+}

@@ -213,6 +213,23 @@ impl RemoteKeySourceBuilder {
             }
             .into());
         }
+        let year = Duration::from_secs(365 * 24 * 60 * 60);
+        if [
+            s.fetch_timeout,
+            s.cooldown,
+            s.failure_backoff,
+            s.max_refresh,
+            s.default_refresh,
+            s.stale_if_error,
+        ]
+        .iter()
+        .any(|d| *d > year)
+        {
+            return Err(ConfigErrorKind::InvalidLimit {
+                what: "durations of a remote key source are at most a year",
+            }
+            .into());
+        }
         let client = match self.client {
             Some(client) => client,
             None => fetch::default_client(s.fetch_timeout)
