@@ -70,6 +70,9 @@
 //! | `axum` | `Principal` extractor (`FromRequestParts`, `Option<Principal>`), `IntoResponse` for `Rejection` |
 //! | `tonic` | [`RequestExt::principal`](crate::tonic::RequestExt) for `tonic::Request`, `Rejection` into `tonic::Status` |
 //!
+//! The [`manual`] has the threat model, the JWT attack catalogue, the rationale for every
+//! default, and the how-to for running behind a TLS-terminating proxy.
+//!
 //! # Security defaults
 //!
 //! Every check is on; relaxations are named. `alg: none` cannot be configured; a key's
@@ -82,6 +85,7 @@ pub mod authz;
 mod builder;
 mod error;
 pub mod jwt;
+pub mod manual;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
 pub mod mtls;

@@ -1,0 +1,40 @@
+//! # Threat model
+//!
+//! meshward stands between the network and your handlers. It decides, for every request,
+//! *who* is calling (a bearer token, a client certificate, or both) and whether they may
+//! (scopes, allowed peers), before your code runs.
+//!
+//! ## What it protects
+//!
+//! The handlers behind the layers, and the data they reach. A request that a layer refuses
+//! never reaches the inner service: tests assert that the inner service did not run.
+//!
+//! ## Against whom
+//!
+//! | attacker | can | meshward's answer |
+//! | --- | --- | --- |
+//! | any client on the network | send any header, any token, any TLS handshake | every token is verified with keys you configured; every input size is bounded; refusals are answers, never panics |
+//! | a client holding a token of another service | replay it here | `aud` must name one of *your* audiences; `iss` must be exactly one you trust |
+//! | a client holding a stolen token | replay it until it expires | certificate-bound tokens (RFC 8705): the token is only accepted on a connection with the certificate it names |
+//! | someone on the path to the identity provider | tamper with key fetches | keys are fetched over HTTPS only (unless you name `allow_insecure_http`), redirects never leave the origin |
+//! | someone who can make the provider unreachable | deny service | the last good keys keep serving for 24 h; a flood of unknown `kid`s costs one fetch per cooldown |
+//! | a client connecting around your proxy | forge `x-forwarded-client-cert` | the header is believed only from a proxy you name, by address or SPIFFE ID, and stripped from everyone else |
+//! | a client with a certificate from another CA, expired, or revoked | connect | rustls refuses the handshake (CA bundle, validity, CRLs) before meshward sees the certificate |
+//!
+//! ## What it does not do (yet)
+//!
+//! - **Revocation of tokens before `exp`.** A verified token stays valid until it expires,
+//!   also from the verified-token cache, even if its signing key is later removed from the
+//!   JWKS. Keep access-token lifetimes short.
+//! - **Replay protection** for one-time tokens (`jti`). Planned, as a trait with a shared
+//!   store.
+//! - **Authorization beyond scopes and peer identity.** Claim rules and policies come later.
+//! - **Secrets at rest.** HMAC secrets are zeroized when dropped; where they come from is
+//!   yours.
+//!
+//! ## Where the detail goes
+//!
+//! Responses carry a fixed description and never the token. The detailed reason goes into
+//! the typed error in the response extensions ([`Rejection`](crate::Rejection)) and into an
+//! audit event on the `meshward::audit` tracing target (decision, reason, method, path,
+//! subject when known).

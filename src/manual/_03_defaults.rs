@@ -1,0 +1,23 @@
+//! # Defaults, and why
+//!
+//! | setting | default | why |
+//! | --- | --- | --- |
+//! | algorithms | RS256–512, PS256–512, ES256, ES384, EdDSA | every public-key algorithm aws-lc-rs verifies; HMAC only when a secret is added with its algorithm |
+//! | key algorithms | from the JWK's `alg`, else its `kty`/`crv`, narrowed by the list above | identity providers often omit `alg` (oidc-provider, Entra); one RSA key then serves RS and PS as oidc-provider uses it |
+//! | HMAC secrets | never beside public keys; at least the hash length | a shared secret next to public keys invites algorithm confusion; short secrets are brute-forceable (RFC 7518 §3.2) |
+//! | `iss`, `aud`, `exp` | required | a token without them is not meant for you, or never expires |
+//! | leeway | 30 s | clocks drift; jsonwebtoken's 60 s is generous, zero breaks real deployments |
+//! | `nbf`, `iat` | checked | a token from the future is a clock problem or a forgery |
+//! | `crit` | refused | RFC 7515: an extension the recipient does not understand must fail |
+//! | token / header size | 8 KiB / 2 KiB | bounds the work a client can ask for before the signature is checked |
+//! | verified-token cache | 10 000 entries, never past `exp`, never before `nbf` | a token seen again costs a hash and a lookup (BENCHMARKS.md) |
+//! | remote keys | HTTPS only, 5 s, 256 KiB, 100 keys, same-origin redirects | the key set decides who may sign; it must not be replaceable or unbounded |
+//! | unknown `kid` | one refetch per 30 s, then 30 s of negative cache | key rotation works on the first request; a `kid` flood cannot hammer the provider |
+//! | refresh | ahead of `max-age`, clamped 5 min – 24 h, 15 min without | providers rotate on their schedule; fresh keys before they are needed |
+//! | stale-if-error | 24 h | an identity-provider outage should not become your outage |
+//! | before the first load | 503 / `UNAVAILABLE` | "could not check" is not "invalid", and clients should retry |
+//! | client certificates | required once a client CA is set | optional client auth is named: `client_auth_optional()` |
+//! | TLS | 1.2 and 1.3, ALPN `h2` and `http/1.1`, aws-lc-rs passed explicitly | one provider in the process; never installed globally, so a host application keeps its own choice |
+//! | handshake | 10 s timeout, 1024 at once | a silent client cannot hold the accept loop |
+//! | SPIFFE ID | only from exactly one valid URI SAN | the X.509-SVID specification |
+//! | XFCC | trusted from nobody | a header any client can send is worth nothing unless a proxy you name set it |

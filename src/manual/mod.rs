@@ -1,0 +1,12 @@
+//! The meshward manual: why it is built the way it is, and how to use it in situations the
+//! API docs do not cover. Nothing here is code.
+//!
+//! - [`_01_threat_model`]: what meshward defends, against whom, and what it leaves to you.
+//! - [`_02_jwt_attacks`]: the JWT attack catalogue and how each attack is refused.
+//! - [`_03_defaults`]: every default, and the reason for it.
+//! - [`_04_behind_a_proxy`]: client identity through a TLS-terminating proxy (XFCC).
+
+pub mod _01_threat_model;
+pub mod _02_jwt_attacks;
+pub mod _03_defaults;
+pub mod _04_behind_a_proxy;
