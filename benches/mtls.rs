@@ -147,10 +147,19 @@ async fn request_server(pki: &Pki, with_identity: bool) -> SocketAddr {
         });
     } else {
         let plain = TlsAcceptor::from(pki.acceptor.server_config());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             loop {
                 let (tcp, _) = listener.accept().await.unwrap();
-                let stream = plain.accept(tcp).await.unwrap();
+                let plain = plain.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(plain.accept(tcp).await.unwrap()).await;
+                });
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(stream) = rx.recv().await {
                 tokio::spawn(
                     auto::Builder::new(TokioExecutor::new())
                         .serve_connection(
