@@ -6,7 +6,9 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response future of [`RequireScopes`](super::RequireScopes).
+    /// The response future of the layers that decide synchronously:
+    /// [`RequireScopes`](super::RequireScopes) and, with the `mtls` feature,
+    /// `mtls::RequirePeer`.
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,
