@@ -72,7 +72,7 @@ impl MtlsAcceptor {
         Self {
             inner: Arc::new(Inner {
                 handshake_timeout: builder.handshake_timeout,
-                handshakes: Arc::new(Semaphore::new(builder.max_handshakes.max(1))),
+                handshakes: Arc::new(Semaphore::new(builder.max_handshakes)),
                 builder: std::sync::Mutex::new(builder),
                 config: ArcSwap::new(config),
                 identities_parsed: AtomicU64::new(0),

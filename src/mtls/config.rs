@@ -202,9 +202,9 @@ impl MtlsAcceptorBuilder {
     }
 
     /// How many handshakes may be under way at once; connections beyond are closed
-    /// (default 1024).
+    /// (default 1024; clamped to 1 – 65 536).
     pub fn max_concurrent_handshakes(mut self, max: usize) -> Self {
-        self.max_handshakes = max;
+        self.max_handshakes = max.clamp(1, 65_536);
         self
     }
 

@@ -328,6 +328,15 @@ pub struct PeerInfo {
 }
 
 impl PeerInfo {
+    /// A plain TCP connection: an address, no certificate.
+    #[cfg_attr(not(any(feature = "axum", feature = "tonic")), allow(dead_code))]
+    fn address_only(remote_addr: Option<SocketAddr>) -> Self {
+        Self {
+            remote_addr,
+            identity: None,
+        }
+    }
+
     /// The client's socket address.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
@@ -354,14 +363,7 @@ pub fn peer_identity(extensions: &Extensions) -> Option<PeerIdentity> {
     if let Some(identity) = extensions.get::<PeerIdentity>() {
         return Some(identity.clone());
     }
-    if let Some(info) = extensions.get::<PeerInfo>() {
-        return info.identity.clone();
-    }
-    #[cfg(feature = "axum")]
-    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<PeerInfo>>() {
-        return info.0.identity.clone();
-    }
-    None
+    peer_info(extensions).and_then(|info| info.identity)
 }
 
 /// The connection's info, wherever the adapter put it; for plain TCP connections (axum's
@@ -370,10 +372,6 @@ pub(crate) fn peer_info(extensions: &Extensions) -> Option<PeerInfo> {
     if let Some(info) = extensions.get::<PeerInfo>() {
         return Some(info.clone());
     }
-    let plain = |remote_addr: Option<SocketAddr>| PeerInfo {
-        remote_addr,
-        identity: None,
-    };
     #[cfg(feature = "axum")]
     {
         use axum::extract::ConnectInfo;
@@ -381,14 +379,13 @@ pub(crate) fn peer_info(extensions: &Extensions) -> Option<PeerInfo> {
             return Some(info.0.clone());
         }
         if let Some(addr) = extensions.get::<ConnectInfo<SocketAddr>>() {
-            return Some(plain(Some(addr.0)));
+            return Some(PeerInfo::address_only(Some(addr.0)));
         }
     }
     #[cfg(feature = "tonic")]
     if let Some(tcp) = extensions.get::<tonic::transport::server::TcpConnectInfo>() {
-        return Some(plain(tcp.remote_addr()));
+        return Some(PeerInfo::address_only(tcp.remote_addr()));
     }
-    let _ = plain;
     None
 }
 

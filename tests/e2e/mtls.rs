@@ -905,3 +905,24 @@ async fn silent_clients_do_not_hold_the_accept_loop() {
     assert!(acceptor.handshakes_failed() >= 10);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn absurd_acceptor_limits_are_clamped_not_panics() {
+    let pki = pki();
+    let acceptor = acceptor(&pki)
+        .max_concurrent_handshakes(usize::MAX)
+        .handshake_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let _watch = acceptor.watch(Duration::MAX);
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    server.stop().await;
+}
