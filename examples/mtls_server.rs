@@ -6,7 +6,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer};
+use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer, ServerCert};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
@@ -85,15 +85,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         false,
     )?;
 
-    let acceptor = MtlsAcceptor::builder()
-        .server_cert_pem(server.cert, server.key)
+    let acceptor = MtlsAcceptor::builder(ServerCert::pem(server.cert, server.key))
         .add_client_ca_pem(ca.pem())
         .build()?;
     let app = Router::new()
         .route(
             "/orders",
             get(peer).route_layer(
-                RequirePeerLayer::new().allow_spiffe_path_prefix("spiffe://demo.test/ns/billing"),
+                RequirePeerLayer::default()
+                    .allow_spiffe_path_prefix("spiffe://demo.test/ns/billing"),
             ),
         )
         .route("/peer", get(peer));

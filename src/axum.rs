@@ -1,4 +1,5 @@
-//! axum adapter: the [`Principal`] extractor and responses for [`Rejection`].
+//! axum adapter: the [`Principal`] and [`PeerIdentity`] extractors,
+//! responses for [`Rejection`], and (with `mtls`) serving over mutual TLS.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -16,7 +17,7 @@
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(whoami))
 //!     .route("/maybe", get(maybe))
-//!     .layer(meshward::jwt::AuthLayer::new(validator).optional());
+//!     .layer(meshward::jwt::AuthLayer::new(validator).allow_anonymous());
 //! # }
 //! ```
 
@@ -26,7 +27,9 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
+use crate::authz::{AuthzError, AuthzErrorKind};
 use crate::jwt::{TokenError, TokenErrorKind};
+use crate::peer::{PeerIdentity, peer_identity};
 use crate::principal::Principal;
 use crate::rejection::Rejection;
 
@@ -58,28 +61,26 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
 }
 
 /// Extracts the client-certificate identity of the request (see
-/// [`peer_identity`](crate::mtls::peer_identity)). Without one the handler is not called and
-/// the answer is 401.
-#[cfg(feature = "mtls")]
-impl<S: Send + Sync> FromRequestParts<S> for crate::mtls::PeerIdentity {
+/// [`peer_identity`](crate::peer_identity)). Without one the handler is not called and the
+/// answer is 401.
+impl<S: Send + Sync> FromRequestParts<S> for PeerIdentity {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        crate::mtls::peer_identity(&parts.extensions)
-            .ok_or_else(|| Rejection::from(crate::mtls::PeerError::NoIdentity))
+        peer_identity(&parts.extensions)
+            .ok_or_else(|| Rejection::from(AuthzError::from(AuthzErrorKind::NoPeerIdentity)))
     }
 }
 
 /// `Option<PeerIdentity>`: `None` for connections without a client certificate.
-#[cfg(feature = "mtls")]
-impl<S: Send + Sync> OptionalFromRequestParts<S> for crate::mtls::PeerIdentity {
+impl<S: Send + Sync> OptionalFromRequestParts<S> for PeerIdentity {
     type Rejection = Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(crate::mtls::peer_identity(&parts.extensions))
+        Ok(peer_identity(&parts.extensions))
     }
 }
 
@@ -101,10 +102,10 @@ impl axum::serve::Listener for crate::mtls::MtlsIncoming {
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(crate::mtls::PeerInfo {
-            remote_addr: crate::mtls::MtlsIncoming::local_addr(self),
-            identity: None,
-        })
+        Ok(crate::mtls::PeerInfo::new(
+            crate::mtls::MtlsIncoming::local_addr(self),
+            None,
+        ))
     }
 }
 

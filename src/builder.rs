@@ -4,7 +4,7 @@ use tower::ServiceBuilder;
 use tower::layer::util::Stack;
 
 use crate::authz::RequireScopesLayer;
-use crate::jwt::{AuthLayer, Validator};
+use crate::jwt::{AuthLayer, Verifier};
 
 mod sealed {
     pub trait Sealed<T> {}
@@ -25,8 +25,8 @@ mod sealed {
 ///
 /// This trait is sealed.
 pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
-    /// Requires a valid bearer token: [`AuthLayer::new`].
-    fn authenticate(self, validator: Validator) -> ServiceBuilder<Stack<AuthLayer, L>>;
+    /// Requires a bearer token that `verifier` accepts: [`AuthLayer::new`].
+    fn authenticate<V: Verifier>(self, verifier: V) -> ServiceBuilder<Stack<AuthLayer<V>, L>>;
 
     /// Requires every one of `scopes`: [`RequireScopesLayer::all`].
     fn require_all_scopes<I>(self, scopes: I) -> ServiceBuilder<Stack<RequireScopesLayer, L>>
@@ -42,8 +42,8 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
-    fn authenticate(self, validator: Validator) -> ServiceBuilder<Stack<AuthLayer, L>> {
-        self.layer(AuthLayer::new(validator))
+    fn authenticate<V: Verifier>(self, verifier: V) -> ServiceBuilder<Stack<AuthLayer<V>, L>> {
+        self.layer(AuthLayer::new(verifier))
     }
 
     fn require_all_scopes<I>(self, scopes: I) -> ServiceBuilder<Stack<RequireScopesLayer, L>>

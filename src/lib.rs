@@ -81,16 +81,23 @@
 //! headers are never followed; a `crit` header is refused; responses never echo the token.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod authz;
-mod builder;
+// The ground floor: who is calling, how a refusal is answered, the one audit event.
+// These modules import nothing above them (ARCHITECTURE.md; checked by .ci/run).
+mod audit;
 mod error;
+mod peer;
+mod principal;
+mod rejection;
+
+// The layers.
+pub mod authz;
 pub mod jwt;
-pub mod manual;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
 pub mod mtls;
-mod principal;
-mod rejection;
+
+mod builder;
+pub mod manual;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -102,9 +109,13 @@ pub mod tonic;
 #[doc(inline)]
 pub use self::builder::ServiceBuilderExt;
 #[doc(inline)]
-pub use self::principal::{ClaimsError, Principal, Scopes};
+pub use self::peer::{PeerIdentity, PeerInfo, SpiffeId, peer_identity};
 #[doc(inline)]
-pub use self::rejection::{DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse};
+pub use self::principal::{ClaimsError, ClaimsErrorKind, Principal, Scopes};
+#[doc(inline)]
+pub use self::rejection::{
+    ChallengeParams, DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse,
+};
 
 /// The README's examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -1,15 +1,19 @@
-//! Who is calling: the [`Principal`] every layer reads and writes, and its [`Scopes`].
+//! Who is calling: the [`Principal`] every layer reads and writes, its [`Scopes`], and the
+//! time helpers every concern shares.
+//!
+//! This is part of the ground floor: it imports nothing above it (see ARCHITECTURE.md).
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::jwt::error::unix_time;
+use crate::error::kinded_error;
+use crate::peer::PeerIdentity;
 
 /// The authenticated caller of one request.
 ///
@@ -24,8 +28,7 @@ use crate::jwt::error::unix_time;
 #[derive(Clone)]
 pub struct Principal {
     token: Arc<VerifiedToken>,
-    #[cfg(feature = "mtls")]
-    peer: Option<crate::mtls::PeerIdentity>,
+    peer: Option<PeerIdentity>,
 }
 
 /// What the validator learned from one token; shared by every `Principal` made from it.
@@ -48,24 +51,17 @@ pub(crate) struct VerifiedToken {
 
 impl Principal {
     pub(crate) fn from_verified(token: Arc<VerifiedToken>) -> Self {
-        Self {
-            token,
-            #[cfg(feature = "mtls")]
-            peer: None,
-        }
+        Self { token, peer: None }
     }
 
-    #[cfg(feature = "mtls")]
-    pub(crate) fn with_peer(mut self, peer: Option<crate::mtls::PeerIdentity>) -> Self {
+    pub(crate) fn with_peer(mut self, peer: Option<PeerIdentity>) -> Self {
         self.peer = peer;
         self
     }
 
-    /// The client-certificate identity of the connection the token came on, when the
-    /// [`AuthLayer`](crate::jwt::AuthLayer) saw one.
-    #[cfg(feature = "mtls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
-    pub fn peer(&self) -> Option<&crate::mtls::PeerIdentity> {
+    /// The client-certificate identity of the connection the token came on (or the one a
+    /// trusted proxy reported), when the [`AuthLayer`](crate::jwt::AuthLayer) saw one.
+    pub fn peer(&self) -> Option<&PeerIdentity> {
         self.peer.as_ref()
     }
 
@@ -151,7 +147,8 @@ impl Principal {
     ///
     /// [`ClaimsError`] when the claims do not have the shape of `T`.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        T::deserialize(&Value::Object(self.token.claims.clone())).map_err(ClaimsError)
+        T::deserialize(&Value::Object(self.token.claims.clone()))
+            .map_err(|e| ClaimsError::with_source(ClaimsErrorKind::Mismatch, e))
     }
 
     /// The raw bearer token this principal was verified from, for onward calls.
@@ -183,10 +180,32 @@ impl fmt::Debug for VerifiedToken {
     }
 }
 
-/// The claims did not deserialize into the requested type.
-#[derive(Debug, thiserror::Error)]
-#[error("claims do not match the requested type")]
-pub struct ClaimsError(#[source] serde_json::Error);
+kinded_error! {
+    /// The claims did not deserialize into the requested type; the serde error is its
+    /// [`source`](std::error::Error::source).
+    pub struct ClaimsError(ClaimsErrorKind);
+}
+
+/// The kinds of [`ClaimsError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsErrorKind {
+    /// The claim set does not have the shape of the requested type.
+    #[error("claims do not match the requested type")]
+    Mismatch,
+}
+
+/// Seconds since the Unix epoch as a `SystemTime`; negative values clamp to the epoch.
+pub(crate) fn unix_time(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+/// The clock, in seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
 
 /// Walks `a.b.c` through nested JSON objects.
 pub(crate) fn claim_at_path<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {

@@ -6,10 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, request::Parts};
-
-use crate::authz::AuthzError;
-use crate::jwt::{TokenError, TokenErrorKind};
+use http::{Extensions, HeaderMap, HeaderValue, Request, Response, StatusCode, request::Parts};
 
 /// A refused request: which class of fault it is, and the concern's typed error behind it.
 ///
@@ -29,13 +26,31 @@ use crate::jwt::{TokenError, TokenErrorKind};
 /// ```
 ///
 /// The status, gRPC code and challenge come from [`RejectionKind`]; the table is the one in the
-/// crate documentation.
+/// crate documentation. `Display` prints the fixed [`description`](Self::description) once;
+/// the concern's error, with its detail, is the [`source`](StdError::source).
 #[derive(Clone)]
 pub struct Rejection {
     kind: RejectionKind,
     description: &'static str,
+    label: &'static str,
     scope: Option<Arc<str>>,
     error: Arc<dyn StdError + Send + Sync + 'static>,
+}
+
+/// What a concern's error tells the rejection about itself. Each concern implements it next
+/// to its error type, with exhaustive matches: a new error variant without an answer does
+/// not compile.
+pub(crate) trait Refusal: StdError + Send + Sync + 'static {
+    /// The class of fault, which decides the status, gRPC code and challenge.
+    fn rejection_kind(&self) -> RejectionKind;
+    /// The fixed text sent to the client.
+    fn client_description(&self) -> &'static str;
+    /// A short, stable, snake_case reason for audit events and metrics.
+    fn label(&self) -> &'static str;
+    /// The scopes whose absence caused an insufficient-scope refusal.
+    fn scope(&self) -> Option<Arc<str>> {
+        None
+    }
 }
 
 impl Rejection {
@@ -49,7 +64,19 @@ impl Rejection {
         Self {
             kind,
             description,
+            label: "custom",
             scope: None,
+            error: Arc::new(error),
+        }
+    }
+
+    /// The rejection a concern's error stands for.
+    pub(crate) fn refuse<E: Refusal>(error: E) -> Self {
+        Self {
+            kind: error.rejection_kind(),
+            description: error.client_description(),
+            label: error.label(),
+            scope: error.scope(),
             error: Arc::new(error),
         }
     }
@@ -72,12 +99,20 @@ impl Rejection {
         self.description
     }
 
+    /// A short, stable, snake_case reason (`expired`, `insufficient_scope`, …), the one the
+    /// audit event and the metrics carry; `custom` for a rejection made with
+    /// [`Rejection::new`].
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+
     /// The scopes that were required, for insufficient-scope rejections.
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
     }
 
-    /// The concern's typed error ([`TokenError`], [`AuthzError`], …).
+    /// The concern's typed error ([`TokenError`](crate::jwt::TokenError),
+    /// [`AuthzError`](crate::authz::AuthzError), …).
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.error
     }
@@ -157,6 +192,7 @@ impl fmt::Debug for Rejection {
         f.debug_struct("Rejection")
             .field("kind", &self.kind)
             .field("description", &self.description)
+            .field("label", &self.label)
             .field("scope", &self.scope)
             .field("error", &self.error)
             .finish()
@@ -165,36 +201,13 @@ impl fmt::Debug for Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, f)
+        f.write_str(self.description)
     }
 }
 
 impl StdError for Rejection {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         Some(&*self.error as &(dyn StdError + 'static))
-    }
-}
-
-impl From<TokenError> for Rejection {
-    fn from(error: TokenError) -> Self {
-        let kind = match error.kind() {
-            TokenErrorKind::Missing => RejectionKind::MissingCredentials,
-            TokenErrorKind::InvalidRequest => RejectionKind::InvalidRequest,
-            TokenErrorKind::KeysUnavailable => RejectionKind::Unavailable,
-            _ => RejectionKind::InvalidToken,
-        };
-        let description = error.kind().description();
-        Self::new(kind, description, error)
-    }
-}
-
-impl From<AuthzError> for Rejection {
-    fn from(error: AuthzError) -> Self {
-        let (kind, scope) = error.rejection_parts();
-        let description = error.kind().description();
-        let mut rejection = Self::new(kind, description, error);
-        rejection.scope = scope;
-        rejection
     }
 }
 
@@ -278,6 +291,13 @@ impl RejectionKind {
 pub trait RejectionResponse<B> {
     /// Builds the response for `rejection` to the request whose head is `request`.
     fn response(&self, rejection: &Rejection, request: &Parts) -> Response<B>;
+
+    /// The challenge parameters (`realm`) this responder was configured with. A meshward
+    /// layer that lets a request through passes them on in the request's extensions, so that
+    /// the layers after it answer with the same challenge without being configured again.
+    fn challenge_params(&self) -> Option<&ChallengeParams> {
+        None
+    }
 }
 
 impl<F, B> RejectionResponse<B> for F
@@ -289,25 +309,53 @@ where
     }
 }
 
+/// Parameters every `WWW-Authenticate` challenge of a server carries (today the `realm`),
+/// configured once on the first layer's [`DefaultRejectionResponse`] and passed on to the
+/// layers after it in the request extensions.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChallengeParams {
+    realm: Arc<str>,
+}
+
+impl ChallengeParams {
+    /// The `realm` parameter.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+}
+
+impl fmt::Debug for ChallengeParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChallengeParams")
+            .field("realm", &self.realm)
+            .finish()
+    }
+}
+
 /// The standard rendering: gRPC trailers-only for `content-type: application/grpc*`, else
 /// an empty-bodied HTTP response with the RFC 6750 challenge.
+///
+/// Without a realm of its own it uses the one an earlier meshward layer passed on (see
+/// [`RejectionResponse::challenge_params`]): configure the realm once, on the first layer.
 #[derive(Clone, Default)]
 pub struct DefaultRejectionResponse {
-    realm: Option<Arc<str>>,
+    params: Option<ChallengeParams>,
 }
 
 impl DefaultRejectionResponse {
-    /// The default responder, with no `realm` in its challenges.
+    /// The default responder, with no `realm` of its own.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds `realm="…"` to every challenge. Quotes and backslashes are escaped; control
-    /// characters are dropped.
+    /// Adds `realm="…"` to every challenge, this layer's and those of the meshward layers
+    /// after it. Quotes and backslashes are escaped; control characters are dropped.
     #[must_use]
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         let realm: String = realm.into().chars().filter(|c| !c.is_control()).collect();
-        self.realm = Some(realm.into());
+        self.params = Some(ChallengeParams {
+            realm: realm.into(),
+        });
         self
     }
 }
@@ -315,7 +363,7 @@ impl DefaultRejectionResponse {
 impl fmt::Debug for DefaultRejectionResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DefaultRejectionResponse")
-            .field("realm", &self.realm)
+            .field("realm", &self.params.as_ref().map(ChallengeParams::realm))
             .finish()
     }
 }
@@ -323,10 +371,30 @@ impl fmt::Debug for DefaultRejectionResponse {
 impl<B: Default> RejectionResponse<B> for DefaultRejectionResponse {
     fn response(&self, rejection: &Rejection, request: &Parts) -> Response<B> {
         if is_grpc(&request.headers) {
-            rejection.to_grpc_response()
-        } else {
-            rejection.to_http_response(self.realm.as_deref())
+            return rejection.to_grpc_response();
         }
+        let params = self
+            .params
+            .as_ref()
+            .or_else(|| request.extensions.get::<ChallengeParams>());
+        rejection.to_http_response(params.map(ChallengeParams::realm))
+    }
+
+    fn challenge_params(&self) -> Option<&ChallengeParams> {
+        self.params.as_ref()
+    }
+}
+
+/// Passes a responder's challenge parameters on to the layers after this one, unless an
+/// earlier layer already did. Costs nothing when none are configured.
+pub(crate) fn pass_on_challenge<B, R: RejectionResponse<B>>(
+    responder: &R,
+    extensions: &mut Extensions,
+) {
+    if let Some(params) = responder.challenge_params()
+        && extensions.get::<ChallengeParams>().is_none()
+    {
+        extensions.insert(params.clone());
     }
 }
 
@@ -384,13 +452,34 @@ fn grpc_percent_encode(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn token_rejection(kind: TokenErrorKind) -> Rejection {
-        Rejection::from(TokenError::new(kind))
+    #[derive(Debug, thiserror::Error)]
+    #[error("test fault")]
+    struct Fault(RejectionKind);
+
+    impl Refusal for Fault {
+        fn rejection_kind(&self) -> RejectionKind {
+            self.0
+        }
+        fn client_description(&self) -> &'static str {
+            match self.0 {
+                RejectionKind::MissingCredentials => "bearer token required",
+                RejectionKind::InvalidToken => "invalid signature",
+                RejectionKind::Unavailable => "verification keys unavailable",
+                _ => "token expired",
+            }
+        }
+        fn label(&self) -> &'static str {
+            "test"
+        }
+    }
+
+    fn rejection(kind: RejectionKind) -> Rejection {
+        Rejection::refuse(Fault(kind))
     }
 
     #[test]
     fn challenge_for_missing_token_has_no_error_code() {
-        let r = token_rejection(TokenErrorKind::Missing);
+        let r = rejection(RejectionKind::MissingCredentials);
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(r.www_authenticate(None).unwrap(), "Bearer");
         assert_eq!(
@@ -402,7 +491,7 @@ mod tests {
 
     #[test]
     fn challenge_for_invalid_token() {
-        let r = token_rejection(TokenErrorKind::InvalidSignature);
+        let r = rejection(RejectionKind::InvalidToken);
         assert_eq!(
             r.www_authenticate(Some("a\"b")).unwrap(),
             "Bearer realm=\"a\\\"b\", error=\"invalid_token\", error_description=\"invalid signature\""
@@ -411,7 +500,7 @@ mod tests {
 
     #[test]
     fn unavailable_has_no_challenge() {
-        let r = token_rejection(TokenErrorKind::KeysUnavailable);
+        let r = rejection(RejectionKind::Unavailable);
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.www_authenticate(None).is_none());
         assert_eq!(r.grpc_code(), 14);
@@ -435,13 +524,40 @@ mod tests {
     #[test]
     fn grpc_message_is_percent_encoded() {
         assert_eq!(grpc_percent_encode("100% é"), "100%25 %C3%A9");
-        let r = token_rejection(TokenErrorKind::Expired {
-            exp: std::time::UNIX_EPOCH,
-            now: std::time::UNIX_EPOCH,
-        });
-        let res: Response<()> = r.to_grpc_response();
+        let res: Response<()> = rejection(RejectionKind::InvalidToken)
+            .with_scope("x")
+            .to_grpc_response();
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["grpc-status"], "16");
-        assert_eq!(res.headers()["grpc-message"], "token expired");
+        assert_eq!(res.headers()["grpc-message"], "invalid signature");
+    }
+
+    #[test]
+    fn display_prints_the_description_once_and_the_source_has_the_detail() {
+        let r = rejection(RejectionKind::InvalidToken);
+        assert_eq!(r.to_string(), "invalid signature");
+        assert_eq!(r.source().unwrap().to_string(), "test fault");
+        assert_eq!(r.label(), "test");
+    }
+
+    #[test]
+    fn realm_passed_on_reaches_a_default_responder_without_one() {
+        let first = DefaultRejectionResponse::new().realm("api");
+        let mut request = Request::new(());
+        pass_on_challenge::<(), _>(&first, request.extensions_mut());
+        let later = DefaultRejectionResponse::new();
+        let response: Response<()> = respond(
+            &later,
+            rejection(RejectionKind::MissingCredentials),
+            request,
+        );
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        // A layer's own realm wins over the one passed on.
+        let mut request = Request::new(());
+        pass_on_challenge::<(), _>(&first, request.extensions_mut());
+        let own = DefaultRejectionResponse::new().realm("own");
+        let response: Response<()> =
+            respond(&own, rejection(RejectionKind::MissingCredentials), request);
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer realm=\"own\"");
     }
 }

@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+use crate::peer::{PeerIdentity, peer_identity};
 use crate::principal::Principal;
 use crate::rejection::Rejection;
 
@@ -29,10 +30,9 @@ pub trait RequestExt: sealed::Sealed {
     /// The principal the authentication layer inserted, if any.
     fn principal(&self) -> Option<&Principal>;
 
-    /// The client-certificate identity of the call's connection, if any.
-    #[cfg(feature = "mtls")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
-    fn peer_identity(&self) -> Option<crate::mtls::PeerIdentity>;
+    /// The client-certificate identity of the call's connection (or a trusted proxy's
+    /// report of it), if any.
+    fn peer_identity(&self) -> Option<PeerIdentity>;
 }
 
 impl<T> RequestExt for tonic::Request<T> {
@@ -40,9 +40,8 @@ impl<T> RequestExt for tonic::Request<T> {
         self.extensions().get::<Principal>()
     }
 
-    #[cfg(feature = "mtls")]
-    fn peer_identity(&self) -> Option<crate::mtls::PeerIdentity> {
-        crate::mtls::peer_identity(self.extensions())
+    fn peer_identity(&self) -> Option<PeerIdentity> {
+        peer_identity(self.extensions())
     }
 }
 

@@ -1,42 +1,17 @@
-use std::fmt;
+//! Errors of the authorization concern.
+
 use std::sync::Arc;
 
-use crate::rejection::RejectionKind;
+use crate::error::kinded_error;
+use crate::rejection::{Refusal, Rejection, RejectionKind};
 
-/// A request was authenticated (or not) but is not allowed through.
-#[derive(Debug, Clone)]
-pub struct AuthzError {
-    kind: AuthzErrorKind,
+kinded_error! {
+    /// A request was authenticated (or not) but is not allowed through.
+    ///
+    /// How each kind is answered (401 or 403, gRPC 16 or 7) is decided in one place,
+    /// [`Rejection`].
+    pub struct AuthzError(AuthzErrorKind);
 }
-
-impl AuthzError {
-    pub(crate) fn new(kind: AuthzErrorKind) -> Self {
-        Self { kind }
-    }
-
-    /// What was missing.
-    pub fn kind(&self) -> &AuthzErrorKind {
-        &self.kind
-    }
-
-    pub(crate) fn rejection_parts(&self) -> (RejectionKind, Option<Arc<str>>) {
-        match &self.kind {
-            AuthzErrorKind::Unauthenticated => (RejectionKind::MissingCredentials, None),
-            AuthzErrorKind::InsufficientScope { required, .. } => (
-                RejectionKind::InsufficientScope,
-                Some(required.join(" ").into()),
-            ),
-        }
-    }
-}
-
-impl fmt::Display for AuthzError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl std::error::Error for AuthzError {}
 
 /// The kinds of [`AuthzError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +29,15 @@ pub enum AuthzErrorKind {
         /// Whether all of them were required (else any one).
         all: bool,
     },
+    /// The connection carries no client-certificate identity (401).
+    #[error("no client certificate identity")]
+    NoPeerIdentity,
+    /// The client identity matches none of the allowed patterns (403).
+    #[error("client identity {identity} is not allowed")]
+    PeerNotAllowed {
+        /// The SPIFFE ID, else the subject.
+        identity: String,
+    },
 }
 
 impl AuthzErrorKind {
@@ -62,6 +46,53 @@ impl AuthzErrorKind {
         match self {
             Self::Unauthenticated => "bearer token required",
             Self::InsufficientScope { .. } => "insufficient scope",
+            Self::NoPeerIdentity => "client certificate required",
+            Self::PeerNotAllowed { .. } => "client not allowed",
         }
+    }
+
+    /// A short, stable, snake_case name for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::NoPeerIdentity => "no_peer_identity",
+            Self::PeerNotAllowed { .. } => "peer_not_allowed",
+        }
+    }
+}
+
+impl Refusal for AuthzError {
+    fn rejection_kind(&self) -> RejectionKind {
+        match self.kind() {
+            AuthzErrorKind::Unauthenticated | AuthzErrorKind::NoPeerIdentity => {
+                RejectionKind::MissingCredentials
+            }
+            AuthzErrorKind::InsufficientScope { .. } => RejectionKind::InsufficientScope,
+            AuthzErrorKind::PeerNotAllowed { .. } => RejectionKind::Forbidden,
+        }
+    }
+
+    fn client_description(&self) -> &'static str {
+        self.kind().description()
+    }
+
+    fn label(&self) -> &'static str {
+        self.kind().label()
+    }
+
+    fn scope(&self) -> Option<Arc<str>> {
+        match self.kind() {
+            AuthzErrorKind::InsufficientScope { required, .. } => Some(required.join(" ").into()),
+            AuthzErrorKind::Unauthenticated
+            | AuthzErrorKind::NoPeerIdentity
+            | AuthzErrorKind::PeerNotAllowed { .. } => None,
+        }
+    }
+}
+
+impl From<AuthzError> for Rejection {
+    fn from(error: AuthzError) -> Self {
+        Self::refuse(error)
     }
 }

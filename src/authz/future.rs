@@ -6,9 +6,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response future of the layers that decide synchronously:
-    /// [`RequireScopes`](super::RequireScopes) and, with the `mtls` feature,
-    /// `mtls::RequirePeer`.
+    /// The response future of [`Authz`](super::Authz): the inner service's, or the refusal.
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,

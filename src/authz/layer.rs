@@ -3,35 +3,79 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::service::RequireScopes;
+use super::requirement::{PeerRequirement, Requirement, ScopeRequirement};
+use super::service::Authz;
 use crate::rejection::DefaultRejectionResponse;
 
-/// Requires the request's [`Principal`](crate::Principal) to hold scopes; put it after
-/// [`AuthLayer`](crate::jwt::AuthLayer).
+/// Checks a [`Requirement`] on every request; put it after
+/// [`AuthLayer`](crate::jwt::AuthLayer) (or after the mTLS acceptor, for peer requirements).
+///
+/// A request that fails the requirement never reaches the inner service: the responder `R`
+/// answers (401 without credentials, 403 otherwise; gRPC 16 or 7).
+#[derive(Clone)]
+#[must_use]
+pub struct AuthzLayer<Q, R = DefaultRejectionResponse> {
+    requirement: Arc<Q>,
+    responder: R,
+}
+
+/// Requires the request's [`Principal`](crate::Principal) to hold scopes: an [`AuthzLayer`]
+/// with a [`ScopeRequirement`].
 ///
 /// A request with no principal gets 401; one whose principal lacks the scopes gets 403 with
 /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` (gRPC:
 /// `PERMISSION_DENIED`).
-#[derive(Clone)]
-#[must_use]
-pub struct RequireScopesLayer<R = DefaultRejectionResponse> {
-    pub(crate) rule: Arc<ScopeRule>,
-    pub(crate) responder: R,
+pub type RequireScopesLayer<R = DefaultRejectionResponse> = AuthzLayer<ScopeRequirement, R>;
+
+/// Requires a client-certificate identity, optionally one from an allow-list: an
+/// [`AuthzLayer`] with a [`PeerRequirement`].
+///
+/// No identity at all: 401 (gRPC `UNAUTHENTICATED`). An identity that matches no pattern:
+/// 403 (gRPC `PERMISSION_DENIED`). With no pattern, any verified identity is allowed.
+///
+/// ```
+/// use meshward::authz::RequirePeerLayer;
+/// let layer = RequirePeerLayer::default()
+///     .allow_spiffe_id("spiffe://prod.example.com/ns/billing/sa/api")
+///     .allow_spiffe_path_prefix("spiffe://prod.example.com/ns/payments")
+///     .allow_trust_domain("staging.example.com")
+///     .allow_dns_name("reports.internal");
+/// ```
+pub type RequirePeerLayer<R = DefaultRejectionResponse> = AuthzLayer<PeerRequirement, R>;
+
+impl<Q: Requirement> AuthzLayer<Q> {
+    /// Checks `requirement` on every request.
+    pub fn new(requirement: Q) -> Self {
+        Self {
+            requirement: Arc::new(requirement),
+            responder: DefaultRejectionResponse::default(),
+        }
+    }
 }
 
-pub(crate) struct ScopeRule {
-    pub(crate) scopes: Vec<String>,
-    pub(crate) all: bool,
+impl<Q, R> AuthzLayer<Q, R> {
+    /// Answers refusals with `responder`.
+    pub fn with_rejection_response<R2>(self, responder: R2) -> AuthzLayer<Q, R2> {
+        AuthzLayer {
+            requirement: self.requirement,
+            responder,
+        }
+    }
+
+    /// The requirement checked.
+    pub fn requirement(&self) -> &Q {
+        &self.requirement
+    }
 }
 
-impl RequireScopesLayer {
+impl AuthzLayer<ScopeRequirement> {
     /// Every one of `scopes` is required.
     pub fn all<I>(scopes: I) -> Self
     where
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        Self::with_rule(scopes, true)
+        Self::new(ScopeRequirement::all(scopes))
     }
 
     /// At least one of `scopes` is required.
@@ -40,47 +84,64 @@ impl RequireScopesLayer {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        Self::with_rule(scopes, false)
-    }
-
-    fn with_rule<I>(scopes: I, all: bool) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        Self {
-            rule: Arc::new(ScopeRule {
-                scopes: scopes.into_iter().map(Into::into).collect(),
-                all,
-            }),
-            responder: DefaultRejectionResponse::default(),
-        }
+        Self::new(ScopeRequirement::any(scopes))
     }
 }
 
-impl<R> RequireScopesLayer<R> {
-    /// Answers refusals with `responder`.
-    pub fn with_rejection_response<R2>(self, responder: R2) -> RequireScopesLayer<R2> {
-        RequireScopesLayer {
-            rule: self.rule,
-            responder,
-        }
+impl Default for AuthzLayer<PeerRequirement> {
+    /// Requires any verified client identity; add patterns to narrow it.
+    fn default() -> Self {
+        Self::new(PeerRequirement::any_verified())
     }
 }
 
-impl<S, R: Clone> Layer<S> for RequireScopesLayer<R> {
-    type Service = RequireScopes<S, R>;
+impl<R> AuthzLayer<PeerRequirement, R> {
+    fn map_peer(mut self, f: impl FnOnce(PeerRequirement) -> PeerRequirement) -> Self {
+        let requirement = Arc::unwrap_or_clone(self.requirement);
+        self.requirement = Arc::new(f(requirement));
+        self
+    }
+
+    /// Allows exactly this SPIFFE ID; see [`PeerRequirement::allow_spiffe_id`].
+    pub fn allow_spiffe_id(self, id: impl Into<String>) -> Self {
+        self.map_peer(|p| p.allow_spiffe_id(id))
+    }
+
+    /// Allows SPIFFE IDs under this path prefix, at a segment boundary; see
+    /// [`PeerRequirement::allow_spiffe_path_prefix`].
+    pub fn allow_spiffe_path_prefix(self, prefix: impl Into<String>) -> Self {
+        self.map_peer(|p| p.allow_spiffe_path_prefix(prefix))
+    }
+
+    /// Allows every SPIFFE ID of a trust domain.
+    pub fn allow_trust_domain(self, trust_domain: impl Into<String>) -> Self {
+        self.map_peer(|p| p.allow_trust_domain(trust_domain))
+    }
+
+    /// Allows certificates with this DNS SAN (case-insensitive).
+    pub fn allow_dns_name(self, name: impl Into<String>) -> Self {
+        self.map_peer(|p| p.allow_dns_name(name))
+    }
+
+    /// Allows certificates with exactly this subject DN (as `CN=…, O=…`).
+    pub fn allow_subject(self, subject: impl Into<String>) -> Self {
+        self.map_peer(|p| p.allow_subject(subject))
+    }
+}
+
+impl<S, Q, R: Clone> Layer<S> for AuthzLayer<Q, R> {
+    type Service = Authz<S, Q, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireScopes::new(inner, Arc::clone(&self.rule), self.responder.clone())
+        Authz::new(inner, Arc::clone(&self.requirement), self.responder.clone())
     }
 }
 
-impl<R> fmt::Debug for RequireScopesLayer<R> {
+impl<Q: fmt::Debug, R> fmt::Debug for AuthzLayer<Q, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireScopesLayer")
-            .field("scopes", &self.rule.scopes)
-            .field("all", &self.rule.all)
-            .finish_non_exhaustive()
+        f.debug_struct("AuthzLayer")
+            .field("requirement", &self.requirement)
+            .field("responder", &std::any::type_name::<R>())
+            .finish()
     }
 }

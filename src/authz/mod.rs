@@ -1,8 +1,15 @@
 //! Authorization: what an authenticated caller may do.
 //!
-//! [`RequireScopesLayer`] checks the [`Principal`](crate::Principal)'s scopes (all of a
-//! list, or any of one). Put it after [`AuthLayer`](crate::jwt::AuthLayer), on a whole
-//! service or on one axum route with `route_layer`.
+//! One layer, [`AuthzLayer`], checks a [`Requirement`] on every request before the inner
+//! service runs:
+//!
+//! - [`RequireScopesLayer`] ([`ScopeRequirement`]) checks the
+//!   [`Principal`](crate::Principal)'s scopes (all of a list, or any of one);
+//! - [`RequirePeerLayer`] ([`PeerRequirement`]) checks the connection's client identity
+//!   against SPIFFE IDs, trust domains, DNS names or subjects.
+//!
+//! Put it after [`AuthLayer`](crate::jwt::AuthLayer), on a whole service or on one axum
+//! route with `route_layer`.
 //!
 //! ```
 //! use http::{Request, Response, StatusCode, header};
@@ -39,6 +46,7 @@
 mod error;
 mod future;
 mod layer;
+mod requirement;
 mod service;
 
 #[doc(inline)]
@@ -46,6 +54,8 @@ pub use self::error::{AuthzError, AuthzErrorKind};
 #[doc(inline)]
 pub use self::future::ResponseFuture;
 #[doc(inline)]
-pub use self::layer::RequireScopesLayer;
+pub use self::layer::{AuthzLayer, RequirePeerLayer, RequireScopesLayer};
 #[doc(inline)]
-pub use self::service::RequireScopes;
+pub use self::requirement::{AuthzRequest, PeerRequirement, Requirement, ScopeRequirement};
+#[doc(inline)]
+pub use self::service::{Authz, RequirePeer, RequireScopes};

@@ -5,25 +5,31 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::error::{AuthzError, AuthzErrorKind};
 use super::future::ResponseFuture;
-use super::layer::ScopeRule;
+use super::requirement::{AuthzRequest, PeerRequirement, Requirement, ScopeRequirement};
+use crate::audit::{self, Layer, Outcome, Started};
 use crate::principal::Principal;
-use crate::rejection::{RejectionResponse, respond};
+use crate::rejection::{Rejection, RejectionResponse, pass_on_challenge, respond};
 
-/// The service made by [`RequireScopesLayer`](super::RequireScopesLayer).
+/// The service made by [`AuthzLayer`](super::AuthzLayer).
 #[derive(Clone)]
-pub struct RequireScopes<S, R> {
+pub struct Authz<S, Q, R> {
     inner: S,
-    rule: Arc<ScopeRule>,
+    requirement: Arc<Q>,
     responder: R,
 }
 
-impl<S, R> RequireScopes<S, R> {
-    pub(crate) fn new(inner: S, rule: Arc<ScopeRule>, responder: R) -> Self {
+/// The service made by [`RequireScopesLayer`](super::RequireScopesLayer).
+pub type RequireScopes<S, R> = Authz<S, ScopeRequirement, R>;
+
+/// The service made by [`RequirePeerLayer`](super::RequirePeerLayer).
+pub type RequirePeer<S, R> = Authz<S, PeerRequirement, R>;
+
+impl<S, Q, R> Authz<S, Q, R> {
+    pub(crate) fn new(inner: S, requirement: Arc<Q>, responder: R) -> Self {
         Self {
             inner,
-            rule,
+            requirement,
             responder,
         }
     }
@@ -44,30 +50,10 @@ impl<S, R> RequireScopes<S, R> {
     }
 }
 
-impl ScopeRule {
-    fn check(&self, principal: Option<&Principal>) -> Result<(), AuthzError> {
-        let principal = principal.ok_or(AuthzError::new(AuthzErrorKind::Unauthenticated))?;
-        let scopes = principal.scopes();
-        let wanted = self.scopes.iter().map(String::as_str);
-        let ok = if self.all {
-            scopes.contains_all(wanted)
-        } else {
-            scopes.contains_any(wanted)
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(AuthzError::new(AuthzErrorKind::InsufficientScope {
-                required: self.scopes.clone(),
-                all: self.all,
-            }))
-        }
-    }
-}
-
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopes<S, R>
+impl<S, Q, R, ReqBody, ResBody> Service<Request<ReqBody>> for Authz<S, Q, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    Q: Requirement,
     ResBody: Default,
     R: RejectionResponse<ResBody>,
 {
@@ -79,30 +65,42 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match self.rule.check(request.extensions().get::<Principal>()) {
-            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => {
-                tracing::info!(
-                    target: "meshward::audit",
-                    decision = "deny",
-                    reason = %error,
-                    sub = request.extensions().get::<Principal>().and_then(Principal::subject),
-                    method = %request.method(),
-                    path = request.uri().path(),
-                    "scope requirement not met"
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let started = Started::now();
+        let decided = self.requirement.check(&AuthzRequest::new(&request));
+        let principal = request.extensions().get::<Principal>();
+        match decided {
+            Ok(()) => {
+                audit::record(
+                    Layer::Authz,
+                    &request,
+                    principal,
+                    Outcome::Allow("allowed"),
+                    started,
                 );
-                ResponseFuture::rejected(respond(&self.responder, error.into(), request))
+                pass_on_challenge(&self.responder, request.extensions_mut());
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Err(error) => {
+                let rejection = Rejection::from(error);
+                audit::record(
+                    Layer::Authz,
+                    &request,
+                    principal,
+                    Outcome::Deny(&rejection),
+                    started,
+                );
+                ResponseFuture::rejected(respond(&self.responder, rejection, request))
             }
         }
     }
 }
 
-impl<S: fmt::Debug, R> fmt::Debug for RequireScopes<S, R> {
+impl<S: fmt::Debug, Q: fmt::Debug, R> fmt::Debug for Authz<S, Q, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireScopes")
+        f.debug_struct("Authz")
             .field("inner", &self.inner)
-            .field("scopes", &self.rule.scopes)
+            .field("requirement", &self.requirement)
             .finish_non_exhaustive()
     }
 }

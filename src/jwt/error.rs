@@ -1,10 +1,11 @@
 //! Errors of the JWT concern: [`TokenError`] at request time, [`ConfigError`] at build time.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use jsonwebtoken::Algorithm;
 
 use crate::error::kinded_error;
+use crate::rejection::{Refusal, Rejection, RejectionKind};
 
 kinded_error! {
     /// A bearer token was refused, or could not be checked.
@@ -20,19 +21,65 @@ kinded_error! {
     pub struct TokenError(TokenErrorKind);
 }
 
-/// The kinds of [`TokenError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenErrorKind {
+/// Declares [`TokenErrorKind`] from one table: each variant with its log text, its label,
+/// the class of answer it gets and the fixed description sent to the client.
+macro_rules! token_error_kinds {
+    ($(
+        $(#[$meta:meta])*
+        $variant:ident $({ $($(#[$field_meta:meta])* $field:ident : $ty:ty),* $(,)? })?
+            => $label:literal, $answer:ident, $description:literal;
+    )*) => {
+        /// The kinds of [`TokenError`].
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum TokenErrorKind {
+            $(
+                $(#[$meta])*
+                $variant $({ $($(#[$field_meta])* $field: $ty),* })?,
+            )*
+        }
+
+        /// The variants' positions, for counters indexed by kind.
+        #[allow(dead_code)]
+        enum Index { $($variant),* }
+
+        impl TokenErrorKind {
+            /// Every [`label`](Self::label), in a fixed order.
+            pub const LABELS: [&'static str; [$($label),*].len()] = [$($label),*];
+
+            /// A short, stable, snake_case name for metrics and logs.
+            pub fn label(&self) -> &'static str {
+                match self { $(Self::$variant { .. } => $label,)* }
+            }
+
+            /// A short, fixed description suitable for a response (`error_description`,
+            /// `grpc-message`): it never contains anything taken from the token.
+            pub fn description(&self) -> &'static str {
+                match self { $(Self::$variant { .. } => $description,)* }
+            }
+
+            /// The class of answer: 401, 400 or 503 (gRPC 16 or 14).
+            pub fn rejection_kind(&self) -> RejectionKind {
+                match self { $(Self::$variant { .. } => RejectionKind::$answer,)* }
+            }
+
+            pub(crate) fn label_index(&self) -> usize {
+                match self { $(Self::$variant { .. } => Index::$variant as usize,)* }
+            }
+        }
+    };
+}
+
+token_error_kinds! {
     /// The request carried no bearer token where one was expected (401 with no error code,
     /// RFC 6750 §3.1).
     #[error("no bearer token in the request")]
-    Missing,
+    Missing => "missing", MissingCredentials, "bearer token required";
     /// The credential was not a well-formed bearer credential: two `Authorization` headers,
     /// `Bearer` with no token or with something after it, bytes outside the token alphabet
     /// (400 `invalid_request`).
     #[error("malformed bearer credential")]
-    InvalidRequest,
+    InvalidRequest => "invalid_request", InvalidRequest, "malformed bearer credential";
     /// The token, or its header segment, is longer than the configured cap.
     #[error("token of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge {
@@ -40,49 +87,49 @@ pub enum TokenErrorKind {
         len: usize,
         /// The configured limit.
         max: usize,
-    },
+    } => "too_large", InvalidToken, "token too large";
     /// The token is not three base64url segments of JSON objects.
     #[error("token is not a well-formed JWS compact serialization")]
-    Malformed,
+    Malformed => "malformed", InvalidToken, "malformed token";
     /// The header names an algorithm meshward never accepts (`none`, anything unknown).
     #[error("token algorithm is not supported")]
-    UnsupportedAlgorithm,
+    UnsupportedAlgorithm => "unsupported_algorithm", InvalidToken, "token algorithm not accepted";
     /// The header names an algorithm that no matching key is allowed to verify.
     #[error("no key for this token may verify algorithm {alg:?}")]
     AlgorithmNotAllowed {
         /// The algorithm the token header named.
         alg: Algorithm,
-    },
+    } => "algorithm_not_allowed", InvalidToken, "token algorithm not accepted";
     /// The header carries `crit` (RFC 7515 §4.1.11): meshward understands no extension.
     #[error("token header has critical extensions")]
-    UnsupportedCritical,
+    UnsupportedCritical => "unsupported_critical", InvalidToken, "unsupported critical header";
     /// The header's `typ` is not the one required.
     #[error("token type is not the required one")]
-    InvalidType,
+    InvalidType => "invalid_type", InvalidToken, "wrong token type";
     /// No key matches the token's `kid`, or the token has no `kid` and no key could match.
     #[error("no key found for kid {kid:?}")]
     UnknownKey {
         /// The `kid` the token named, if any.
         kid: Option<String>,
-    },
+    } => "unknown_key", InvalidToken, "unknown signing key";
     /// The token has no `kid` and more than one configured key could verify it.
     #[error("token has no kid and several keys could verify it")]
-    AmbiguousKey,
+    AmbiguousKey => "ambiguous_key", InvalidToken, "unknown signing key";
     /// The signature does not verify with the selected key.
     #[error("token signature is invalid")]
-    InvalidSignature,
+    InvalidSignature => "invalid_signature", InvalidToken, "invalid signature";
     /// A claim that must be present is missing.
     #[error("token has no `{claim}` claim")]
     MissingClaim {
         /// Name of the missing claim.
         claim: String,
-    },
+    } => "missing_claim", InvalidToken, "required claim missing";
     /// A registered claim has the wrong JSON type (a string `exp`, a numeric `iss`).
     #[error("token claim `{claim}` has an invalid value")]
     InvalidClaim {
         /// Name of the claim.
         claim: String,
-    },
+    } => "invalid_claim", InvalidToken, "invalid claim";
     /// The token expired (`exp` plus leeway is not after now).
     #[error("token expired at {exp:?} (now {now:?})")]
     Expired {
@@ -90,7 +137,7 @@ pub enum TokenErrorKind {
         exp: SystemTime,
         /// The validator's clock.
         now: SystemTime,
-    },
+    } => "expired", InvalidToken, "token expired";
     /// The token's `nbf` is in the future beyond the leeway.
     #[error("token is not valid before {nbf:?} (now {now:?})")]
     NotYetValid {
@@ -98,7 +145,7 @@ pub enum TokenErrorKind {
         nbf: SystemTime,
         /// The validator's clock.
         now: SystemTime,
-    },
+    } => "not_yet_valid", InvalidToken, "token not yet valid";
     /// The token's `iat` is in the future beyond the leeway.
     #[error("token was issued in the future at {iat:?} (now {now:?})")]
     IssuedInFuture {
@@ -106,118 +153,47 @@ pub enum TokenErrorKind {
         iat: SystemTime,
         /// The validator's clock.
         now: SystemTime,
-    },
+    } => "issued_in_future", InvalidToken, "token issued in the future";
     /// The token's `iss` is not one of the configured issuers.
     #[error("token issuer is not trusted")]
-    InvalidIssuer,
+    InvalidIssuer => "invalid_issuer", InvalidToken, "untrusted issuer";
     /// The token's `aud` shares no value with the audiences accepted for its issuer.
     #[error("token audience is not one of {expected:?}")]
     InvalidAudience {
         /// The audiences the issuer's configuration accepts.
         expected: Vec<String>,
-    },
-    /// The token is bound to a certificate (`cnf.x5t#S256`, RFC 8705) and the connection
-    /// presented another one, or none.
-    #[error("token is bound to another client certificate")]
-    CertificateMismatch,
-    /// The layer requires certificate-bound tokens and the token carries no `cnf.x5t#S256`.
-    #[error("token is not bound to the client certificate")]
-    UnboundToken,
+    } => "invalid_audience", InvalidToken, "wrong audience";
     /// No key could be had to check the token: the key source has never loaded and cannot be
     /// reached (503, gRPC `UNAVAILABLE`).
     #[error("verification keys are unavailable")]
-    KeysUnavailable,
+    KeysUnavailable => "keys_unavailable", Unavailable, "verification keys unavailable";
+    /// The token is bound to a certificate (`cnf.x5t#S256`, RFC 8705) and the connection
+    /// presented another one, or none.
+    #[error("token is bound to another client certificate")]
+    CertificateMismatch => "certificate_mismatch", InvalidToken, "token bound to another certificate";
+    /// The layer requires certificate-bound tokens and the token carries no `cnf.x5t#S256`.
+    #[error("token is not bound to the client certificate")]
+    UnboundToken => "unbound_token", InvalidToken, "certificate-bound token required";
 }
 
-impl TokenErrorKind {
-    /// Every [`label`](Self::label), in a fixed order.
-    pub const LABELS: [&'static str; 21] = [
-        "missing",
-        "invalid_request",
-        "too_large",
-        "malformed",
-        "unsupported_algorithm",
-        "algorithm_not_allowed",
-        "unsupported_critical",
-        "invalid_type",
-        "unknown_key",
-        "ambiguous_key",
-        "invalid_signature",
-        "missing_claim",
-        "invalid_claim",
-        "expired",
-        "not_yet_valid",
-        "issued_in_future",
-        "invalid_issuer",
-        "invalid_audience",
-        "keys_unavailable",
-        "certificate_mismatch",
-        "unbound_token",
-    ];
-
-    /// A short, stable, snake_case name for metrics and logs.
-    pub fn label(&self) -> &'static str {
-        Self::LABELS[self.label_index()]
+impl Refusal for TokenError {
+    fn rejection_kind(&self) -> RejectionKind {
+        self.kind().rejection_kind()
     }
 
-    pub(crate) fn label_index(&self) -> usize {
-        match self {
-            Self::Missing => 0,
-            Self::InvalidRequest => 1,
-            Self::TooLarge { .. } => 2,
-            Self::Malformed => 3,
-            Self::UnsupportedAlgorithm => 4,
-            Self::AlgorithmNotAllowed { .. } => 5,
-            Self::UnsupportedCritical => 6,
-            Self::InvalidType => 7,
-            Self::UnknownKey { .. } => 8,
-            Self::AmbiguousKey => 9,
-            Self::InvalidSignature => 10,
-            Self::MissingClaim { .. } => 11,
-            Self::InvalidClaim { .. } => 12,
-            Self::Expired { .. } => 13,
-            Self::NotYetValid { .. } => 14,
-            Self::IssuedInFuture { .. } => 15,
-            Self::InvalidIssuer => 16,
-            Self::InvalidAudience { .. } => 17,
-            Self::KeysUnavailable => 18,
-            Self::CertificateMismatch => 19,
-            Self::UnboundToken => 20,
-        }
+    fn client_description(&self) -> &'static str {
+        self.kind().description()
     }
 
-    /// A short, fixed description suitable for a response (`error_description`,
-    /// `grpc-message`): it never contains anything taken from the token.
-    pub fn description(&self) -> &'static str {
-        match self {
-            Self::Missing => "bearer token required",
-            Self::InvalidRequest => "malformed bearer credential",
-            Self::TooLarge { .. } => "token too large",
-            Self::Malformed => "malformed token",
-            Self::UnsupportedAlgorithm | Self::AlgorithmNotAllowed { .. } => {
-                "token algorithm not accepted"
-            }
-            Self::UnsupportedCritical => "unsupported critical header",
-            Self::InvalidType => "wrong token type",
-            Self::UnknownKey { .. } | Self::AmbiguousKey => "unknown signing key",
-            Self::InvalidSignature => "invalid signature",
-            Self::MissingClaim { .. } => "required claim missing",
-            Self::InvalidClaim { .. } => "invalid claim",
-            Self::Expired { .. } => "token expired",
-            Self::NotYetValid { .. } => "token not yet valid",
-            Self::IssuedInFuture { .. } => "token issued in the future",
-            Self::InvalidIssuer => "untrusted issuer",
-            Self::InvalidAudience { .. } => "wrong audience",
-            Self::KeysUnavailable => "verification keys unavailable",
-            Self::CertificateMismatch => "token bound to another certificate",
-            Self::UnboundToken => "certificate-bound token required",
-        }
+    fn label(&self) -> &'static str {
+        self.kind().label()
     }
 }
 
-/// Seconds since the Unix epoch as a `SystemTime`; negative values clamp to the epoch.
-pub(crate) fn unix_time(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+impl From<TokenError> for Rejection {
+    fn from(error: TokenError) -> Self {
+        Self::refuse(error)
+    }
 }
 
 kinded_error! {

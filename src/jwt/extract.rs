@@ -1,13 +1,19 @@
 //! Where the bearer token is read from, with the size bounds applied before any parsing.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, Uri};
 
 use super::error::{ConfigError, ConfigErrorKind, TokenErrorKind};
 
 /// Where [`AuthLayer`](super::AuthLayer) looks for the bearer token.
+///
+/// A layer may look in several places, in order
+/// ([`AuthLayer::token_locations`](super::AuthLayer::token_locations)): the first that holds
+/// a token decides, and a malformed credential in one of them is refused rather than skipped.
 ///
 /// ```
 /// use meshward::jwt::TokenLocation;
@@ -16,16 +22,19 @@ use super::error::{ConfigError, ConfigErrorKind, TokenErrorKind};
 /// let cookie = TokenLocation::cookie("session")?;
 /// # Ok::<_, meshward::jwt::ConfigError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct TokenLocation {
     kind: Location,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+type TokenFn = dyn Fn(&HeaderMap, &Uri) -> Option<String> + Send + Sync;
+
+#[derive(Clone)]
 enum Location {
     Authorization,
     Header(HeaderName),
     Cookie(String),
+    Custom(Arc<TokenFn>),
 }
 
 impl TokenLocation {
@@ -42,8 +51,8 @@ impl TokenLocation {
     /// # Errors
     ///
     /// [`ConfigErrorKind::InvalidHeader`] when `name` is not a valid header name.
-    pub fn header(name: &str) -> Result<Self, ConfigError> {
-        let name = HeaderName::try_from(name).map_err(|e| {
+    pub fn header(name: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let name = HeaderName::try_from(name.as_ref()).map_err(|e| {
             ConfigError::with_source(
                 ConfigErrorKind::InvalidHeader {
                     what: "token header name",
@@ -61,7 +70,8 @@ impl TokenLocation {
     /// # Errors
     ///
     /// [`ConfigErrorKind::InvalidHeader`] when `name` is empty or not a cookie name.
-    pub fn cookie(name: &str) -> Result<Self, ConfigError> {
+    pub fn cookie(name: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let name = name.as_ref();
         let valid = !name.is_empty()
             && name
                 .bytes()
@@ -77,13 +87,43 @@ impl TokenLocation {
         })
     }
 
-    /// Finds the token in `headers`: `Ok(None)` when there is none, an error when the
-    /// credential is malformed or longer than `max_len`.
+    /// A function of your own that finds the token in the request's headers and URI, for
+    /// places meshward does not read by itself: a WebSocket subprotocol, or a query
+    /// parameter. What it returns is held to the same rules as any token: the size cap and
+    /// the RFC 6750 token alphabet.
+    ///
+    /// ```
+    /// use meshward::jwt::TokenLocation;
+    /// // `Sec-WebSocket-Protocol: access_token, <token>`, as some browser clients send it.
+    /// let subprotocol = TokenLocation::from_fn(|headers, _uri| {
+    ///     let value = headers.get("sec-websocket-protocol")?.to_str().ok()?;
+    ///     let mut parts = value.split(',').map(str::trim);
+    ///     (parts.next()? == "access_token").then(|| parts.next().map(str::to_owned))?
+    /// });
+    /// ```
+    ///
+    /// # Security
+    ///
+    /// A token in a query parameter ends up in access logs, browser history and `Referer`
+    /// headers (RFC 6750 §2.3, §5.3); read one only when nothing else is possible, and keep
+    /// such tokens short-lived.
+    pub fn from_fn<F>(f: F) -> Self
+    where
+        F: Fn(&HeaderMap, &Uri) -> Option<String> + Send + Sync + 'static,
+    {
+        Self {
+            kind: Location::Custom(Arc::new(f)),
+        }
+    }
+
+    /// Finds the token: `Ok(None)` when there is none here, an error when the credential is
+    /// malformed or longer than `max_len`.
     pub(crate) fn extract<'h>(
         &self,
         headers: &'h HeaderMap,
+        uri: &Uri,
         max_len: usize,
-    ) -> Result<Option<&'h str>, TokenErrorKind> {
+    ) -> Result<Option<Cow<'h, str>>, TokenErrorKind> {
         let token = match &self.kind {
             Location::Authorization => match single(headers, &AUTHORIZATION)? {
                 None => return Ok(None),
@@ -100,10 +140,48 @@ impl TokenLocation {
                 None => return Ok(None),
                 Some(value) => value,
             },
+            Location::Custom(f) => {
+                return match f(headers, uri) {
+                    None => Ok(None),
+                    Some(token) => {
+                        check_token(token.as_bytes(), max_len)?;
+                        Ok(Some(Cow::Owned(token)))
+                    }
+                };
+            }
         };
-        check_token(token, max_len).map(Some)
+        check_token(token, max_len).map(|t| Some(Cow::Borrowed(t)))
     }
 }
+
+/// Looks in each location in turn: the first that holds a token decides.
+pub(crate) fn extract_first<'h>(
+    locations: &[TokenLocation],
+    headers: &'h HeaderMap,
+    uri: &Uri,
+    max_len: usize,
+) -> Result<Option<Cow<'h, str>>, TokenErrorKind> {
+    for location in locations {
+        if let Some(token) = location.extract(headers, uri, max_len)? {
+            return Ok(Some(token));
+        }
+    }
+    Ok(None)
+}
+
+impl PartialEq for TokenLocation {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.kind, &other.kind) {
+            (Location::Authorization, Location::Authorization) => true,
+            (Location::Header(a), Location::Header(b)) => a == b,
+            (Location::Cookie(a), Location::Cookie(b)) => a == b,
+            (Location::Custom(a), Location::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for TokenLocation {}
 
 impl Default for TokenLocation {
     fn default() -> Self {
@@ -117,6 +195,7 @@ impl fmt::Debug for TokenLocation {
             Location::Authorization => f.write_str("Authorization: Bearer"),
             Location::Header(name) => write!(f, "header {name}"),
             Location::Cookie(name) => write!(f, "cookie {name}"),
+            Location::Custom(_) => f.write_str("<fn>"),
         }
     }
 }
@@ -212,10 +291,23 @@ mod tests {
         h
     }
 
+    fn uri() -> Uri {
+        Uri::from_static("/")
+    }
+
     fn auth(pairs: &[(&'static str, &'static str)]) -> Result<Option<String>, TokenErrorKind> {
         TokenLocation::default()
-            .extract(&headers(pairs), 64)
-            .map(|t| t.map(str::to_owned))
+            .extract(&headers(pairs), &uri(), 64)
+            .map(|t| t.map(Cow::into_owned))
+    }
+
+    fn at(
+        location: &TokenLocation,
+        pairs: &[(&'static str, &'static str)],
+    ) -> Result<Option<String>, TokenErrorKind> {
+        location
+            .extract(&headers(pairs), &uri(), 64)
+            .map(|t| t.map(Cow::into_owned))
     }
 
     #[test]
@@ -259,7 +351,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_str(&long).unwrap());
         assert_eq!(
-            TokenLocation::default().extract(&h, 64),
+            TokenLocation::default().extract(&h, &uri(), 64),
             Err(TokenErrorKind::TooLarge { len: 65, max: 64 })
         );
     }
@@ -267,17 +359,74 @@ mod tests {
     #[test]
     fn cookie_and_header_locations() {
         let c = TokenLocation::cookie("session").unwrap();
-        let h = headers(&[("cookie", "a=1; session=x.y.z"), ("cookie", "b=2")]);
-        assert_eq!(c.extract(&h, 64), Ok(Some("x.y.z")));
-        let twice = headers(&[("cookie", "session=x"), ("cookie", "session=y")]);
-        assert_eq!(c.extract(&twice, 64), Err(TokenErrorKind::InvalidRequest));
+        assert_eq!(
+            at(&c, &[("cookie", "a=1; session=x.y.z"), ("cookie", "b=2")]),
+            Ok(Some("x.y.z".into()))
+        );
+        assert_eq!(
+            at(&c, &[("cookie", "session=x"), ("cookie", "session=y")]),
+            Err(TokenErrorKind::InvalidRequest)
+        );
         assert!(TokenLocation::cookie("bad name").is_err());
 
-        let x = TokenLocation::header("x-token").unwrap();
+        let x = TokenLocation::header(String::from("x-token")).unwrap();
+        assert_eq!(at(&x, &[("x-token", "a.b.c")]), Ok(Some("a.b.c".into())));
+        assert_eq!(at(&x, &[]), Ok(None));
+    }
+
+    #[test]
+    fn ordered_locations_first_token_wins_and_malformed_stops() {
+        let list = [
+            TokenLocation::authorization_header(),
+            TokenLocation::cookie("session").unwrap(),
+        ];
+        let first = |pairs: &[(&'static str, &'static str)]| {
+            extract_first(&list, &headers(pairs), &uri(), 64).map(|t| t.map(Cow::into_owned))
+        };
+        assert_eq!(first(&[]), Ok(None));
         assert_eq!(
-            x.extract(&headers(&[("x-token", "a.b.c")]), 64),
-            Ok(Some("a.b.c"))
+            first(&[("cookie", "session=c.c.c")]),
+            Ok(Some("c.c.c".into()))
         );
-        assert_eq!(x.extract(&headers(&[]), 64), Ok(None));
+        assert_eq!(
+            first(&[
+                ("authorization", "Bearer a.a.a"),
+                ("cookie", "session=c.c.c")
+            ]),
+            Ok(Some("a.a.a".into()))
+        );
+        // A malformed header is refused, not skipped in favour of the cookie.
+        assert_eq!(
+            first(&[("authorization", "Bearer"), ("cookie", "session=c.c.c")]),
+            Err(TokenErrorKind::InvalidRequest)
+        );
+    }
+
+    #[test]
+    fn custom_location_is_bounded_and_checked() {
+        let query = TokenLocation::from_fn(|_, uri| {
+            uri.query()?
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("access_token="))
+                .map(str::to_owned)
+        });
+        let extract = |uri: &'static str| {
+            query
+                .extract(&HeaderMap::new(), &Uri::from_static(uri), 8)
+                .map(|t| t.map(Cow::into_owned))
+        };
+        assert_eq!(extract("/ws?access_token=a.b.c"), Ok(Some("a.b.c".into())));
+        assert_eq!(extract("/ws"), Ok(None));
+        assert_eq!(
+            extract("/ws?access_token=a.b.c.d.e.f"),
+            Err(TokenErrorKind::TooLarge { len: 11, max: 8 })
+        );
+        assert_eq!(
+            extract("/ws?access_token=a%20b"),
+            Err(TokenErrorKind::InvalidRequest)
+        );
+        assert_eq!(format!("{query:?}"), "<fn>");
+        assert_eq!(query, query.clone());
+        assert_ne!(query, TokenLocation::default());
     }
 }

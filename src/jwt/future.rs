@@ -1,55 +1,61 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::error::TokenError;
-use super::service::{admit, reject};
-use std::sync::Arc;
-
-use super::layer::AuthConfig;
-use crate::principal::VerifiedToken;
+use super::layer::Config;
+use super::service::conclude;
+use super::verifier::Verifier;
+use crate::audit::Started;
 use crate::rejection::RejectionResponse;
 
-/// Verification that waits for a remote key set.
-pub(crate) type VerifyFuture =
-    Pin<Box<dyn Future<Output = Result<Arc<VerifiedToken>, TokenError>> + Send + 'static>>;
-
 pin_project! {
-    /// The response future of [`Auth`](super::Auth).
-    pub struct ResponseFuture<S, ReqBody, R>
+    /// The response future of [`Auth`](super::Auth): it waits for a verification that could
+    /// not decide at once, hands the result to the request path, then runs the inner service.
+    pub struct ResponseFuture<S, ReqBody, V, R>
     where
         S: Service<Request<ReqBody>>,
+        V: Verifier,
     {
         #[pin]
-        state: State<S, ReqBody, R>,
+        state: State<S, ReqBody, V, R>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, ReqBody, R>
+    enum State<S, ReqBody, V, R>
     where
         S: Service<Request<ReqBody>>,
+        V: Verifier,
     {
         Verifying {
-            verify: VerifyFuture,
-            service: Option<S>,
-            request: Option<Request<ReqBody>>,
-            responder: R,
-            config: Arc<AuthConfig>,
+            #[pin]
+            verify: V::Future,
+            waiting: Option<Waiting<S, ReqBody, V, R>>,
         },
         Inner { #[pin] future: S::Future },
         Rejected { response: Option<S::Response> },
     }
 }
 
-impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
+/// What a request waiting for its verification holds on to.
+struct Waiting<S, ReqBody, V, R> {
+    service: S,
+    request: Request<ReqBody>,
+    responder: R,
+    config: Arc<Config<V>>,
+    started: Started,
+}
+
+impl<S, ReqBody, V, R> ResponseFuture<S, ReqBody, V, R>
 where
     S: Service<Request<ReqBody>>,
+    V: Verifier,
 {
     pub(crate) fn inner(future: S::Future) -> Self {
         Self {
@@ -65,30 +71,33 @@ where
         }
     }
 
-    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(crate) fn verifying(
-        verify: VerifyFuture,
+        verify: V::Future,
         service: S,
         request: Request<ReqBody>,
         responder: R,
-        config: Arc<AuthConfig>,
+        config: Arc<Config<V>>,
+        started: Started,
     ) -> Self {
         Self {
             state: State::Verifying {
                 verify,
-                service: Some(service),
-                request: Some(request),
-                responder,
-                config,
+                waiting: Some(Waiting {
+                    service,
+                    request,
+                    responder,
+                    config,
+                    started,
+                }),
             },
         }
     }
 }
 
-impl<S, ReqBody, ResBody, R> Future for ResponseFuture<S, ReqBody, R>
+impl<S, ReqBody, ResBody, V, R> Future for ResponseFuture<S, ReqBody, V, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
+    V: Verifier,
     R: RejectionResponse<ResBody>,
 {
     type Output = Result<Response<ResBody>, S::Error>;
@@ -97,28 +106,18 @@ where
         loop {
             let mut this = self.as_mut().project();
             let next = match this.state.as_mut().project() {
-                StateProj::Verifying {
-                    verify,
-                    service,
-                    request,
-                    responder,
-                    config,
-                } => {
-                    let result = ready!(verify.as_mut().poll(cx));
-                    let (Some(mut service), Some(mut request)) = (service.take(), request.take())
-                    else {
+                StateProj::Verifying { verify, waiting } => {
+                    let verified = ready!(verify.poll(cx));
+                    let Some(mut w) = waiting.take() else {
                         // Polled again after completion.
                         return Poll::Pending;
                     };
-                    match result.and_then(|verified| config.bind(verified, request.extensions())) {
-                        Ok(principal) => {
-                            admit(&mut request, principal);
-                            State::Inner {
-                                future: service.call(request),
-                            }
-                        }
-                        Err(error) => State::Rejected {
-                            response: Some(reject(&*responder, error, request)),
+                    match conclude(&w.config, &w.responder, verified, w.request, w.started) {
+                        Ok(request) => State::Inner {
+                            future: w.service.call(request),
+                        },
+                        Err(response) => State::Rejected {
+                            response: Some(response),
                         },
                     }
                 }
@@ -135,9 +134,10 @@ where
     }
 }
 
-impl<S, ReqBody, R> std::fmt::Debug for ResponseFuture<S, ReqBody, R>
+impl<S, ReqBody, V, R> std::fmt::Debug for ResponseFuture<S, ReqBody, V, R>
 where
     S: Service<Request<ReqBody>>,
+    V: Verifier,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()

@@ -1,8 +1,9 @@
 //! Bearer-token authentication: the [`Validator`], its keys, and the [`AuthLayer`].
 //!
-//! The layer reads the token (the `Authorization: Bearer` header by default; a header or
-//! cookie of your choice with [`TokenLocation`]), verifies it with the [`Validator`], and
-//! inserts a [`Principal`](crate::Principal) into the request extensions. A refused request
+//! The layer reads the token (the `Authorization: Bearer` header by default; headers,
+//! cookies or a function of your choice, in order, with [`TokenLocation`]), verifies it with
+//! a [`Verifier`] (the [`Validator`] for an identity provider's tokens), and inserts a
+//! [`Principal`](crate::Principal) into the request extensions. A refused request
 //! never reaches the inner service: it is answered from one table (see
 //! [`Rejection`](crate::Rejection)), with the typed [`TokenError`] in the response
 //! extensions and an audit event on the `meshward::audit` tracing target.
@@ -53,7 +54,7 @@
 
 mod cache;
 mod claims;
-pub(crate) mod error;
+mod error;
 mod extract;
 mod future;
 #[cfg(feature = "remote")]
@@ -62,7 +63,9 @@ mod jwks;
 mod keys;
 mod layer;
 mod service;
+mod source;
 mod validator;
+mod verifier;
 
 #[doc(inline)]
 pub use self::error::{ConfigError, ConfigErrorKind, TokenError, TokenErrorKind};
@@ -74,14 +77,18 @@ pub use self::future::ResponseFuture;
 #[doc(inline)]
 pub use self::jwks::{KeySourceError, KeySourceErrorKind, KeySourceStats, RemoteKeySourceBuilder};
 #[doc(inline)]
-pub use self::keys::{KeySet, KeySource, VerifyingKey};
+pub use self::keys::{KeySet, VerifyingKey};
 #[doc(inline)]
 pub use self::layer::AuthLayer;
 #[doc(inline)]
 pub use self::service::Auth;
 #[doc(inline)]
+pub use self::source::KeySource;
+#[doc(inline)]
 pub use self::validator::{
     DEFAULT_LEEWAY, DEFAULT_MAX_HEADER_LEN, DEFAULT_MAX_TOKEN_LEN, DEFAULT_TOKEN_CACHE_CAPACITY,
     Issuer, Validator, ValidatorBuilder, ValidatorStats,
 };
+#[doc(inline)]
+pub use self::verifier::{Attempt, Verifier};
 pub use jsonwebtoken::Algorithm;

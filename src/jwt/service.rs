@@ -1,3 +1,7 @@
+//! The path of one request through [`AuthLayer`](super::AuthLayer), top to bottom:
+//! extract the token, attempt to verify it, bind the principal to the connection, then admit
+//! or refuse. [`ResponseFuture`] only drives the part that waits.
+
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -6,24 +10,25 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::error::{TokenError, TokenErrorKind};
+use super::extract::extract_first;
 use super::future::ResponseFuture;
-#[cfg(feature = "remote")]
-use super::future::VerifyFuture;
-use super::layer::AuthConfig;
-use super::validator::Attempt;
-use crate::principal::{Principal, VerifiedToken};
-use crate::rejection::{Rejection, RejectionResponse, respond};
+use super::layer::Config;
+use super::verifier::{Attempt, Verifier};
+use crate::audit::{self, Layer, Outcome, Started};
+use crate::peer::peer_identity;
+use crate::principal::Principal;
+use crate::rejection::{Rejection, RejectionResponse, pass_on_challenge, respond};
 
 /// The service made by [`AuthLayer`](super::AuthLayer).
 #[derive(Clone)]
-pub struct Auth<S, R> {
+pub struct Auth<S, V, R> {
     inner: S,
-    config: Arc<AuthConfig>,
+    config: Arc<Config<V>>,
     responder: R,
 }
 
-impl<S, R> Auth<S, R> {
-    pub(crate) fn new(inner: S, config: Arc<AuthConfig>, responder: R) -> Self {
+impl<S, V, R> Auth<S, V, R> {
+    pub(crate) fn new(inner: S, config: Arc<Config<V>>, responder: R) -> Self {
         Self {
             inner,
             config,
@@ -47,148 +52,59 @@ impl<S, R> Auth<S, R> {
     }
 }
 
-/// What the synchronous part of authentication decided.
-enum Decision {
-    Admit(Option<Principal>),
-    Refuse(TokenError),
-    #[cfg(feature = "remote")]
-    Wait(VerifyFuture),
-}
-
-impl AuthConfig {
-    /// Ties a verified token to the request's connection: a certificate-bound token must
-    /// come with that certificate (RFC 8705 §3), and the principal carries the peer.
-    pub(crate) fn bind(
-        &self,
-        verified: Arc<VerifiedToken>,
-        extensions: &http::Extensions,
-    ) -> Result<Principal, TokenError> {
-        #[cfg(feature = "mtls")]
-        let result = {
-            let peer = crate::mtls::peer_identity(extensions);
-            let presented = peer.as_ref().and_then(|p| p.thumbprint_sha256());
-            match (verified.cnf_x5t.as_deref(), presented) {
-                (Some(bound), Some(presented)) if bound == presented => {
-                    Ok(Principal::from_verified(verified).with_peer(peer))
-                }
-                (Some(_), _) => Err(TokenErrorKind::CertificateMismatch.into()),
-                (None, _) if self.require_bound => Err(TokenErrorKind::UnboundToken.into()),
-                (None, _) => Ok(Principal::from_verified(verified).with_peer(peer)),
-            }
-        };
-        #[cfg(not(feature = "mtls"))]
-        let result = {
-            let _ = extensions;
-            match verified.cnf_x5t {
-                // Without mTLS there is no certificate to match.
-                Some(_) => Err(TokenErrorKind::CertificateMismatch.into()),
-                None => Ok(Principal::from_verified(verified)),
-            }
-        };
-        if let Err(error) = &result {
-            self.validator.record_rejection(error);
-        }
-        result
-    }
-}
-
-impl AuthConfig {
-    fn authenticate<B>(&self, request: &Request<B>) -> Decision {
-        let validator = &self.validator;
-        let refuse = |kind: TokenErrorKind| {
-            let error = TokenError::from(kind);
-            validator.record_rejection(&error);
-            Decision::Refuse(error)
-        };
-        let token = match self
-            .location
-            .extract(request.headers(), validator.max_token_len())
-        {
-            Ok(Some(token)) => token,
-            Ok(None) if self.optional => return Decision::Admit(None),
-            Ok(None) => return refuse(TokenErrorKind::Missing),
-            Err(kind) => return refuse(kind),
-        };
-        match validator.attempt(token) {
-            Attempt::Done(Ok(verified)) => match self.bind(verified, request.extensions()) {
-                Ok(principal) => Decision::Admit(Some(principal)),
-                Err(error) => Decision::Refuse(error),
-            },
-            Attempt::Done(Err(error)) => Decision::Refuse(error),
-            #[cfg(feature = "remote")]
-            Attempt::NeedsKeys(need) => {
-                let validator = validator.clone();
-                let token = token.to_owned();
-                Decision::Wait(Box::pin(
-                    async move { validator.finish(&token, need).await },
-                ))
-            }
-        }
-    }
-}
-
-/// Lets a request through with its principal, and records it.
-pub(crate) fn admit<B>(request: &mut Request<B>, principal: Principal) {
-    tracing::debug!(
-        target: "meshward::audit",
-        decision = "allow",
-        sub = principal.subject(),
-        iss = principal.issuer(),
-        method = %request.method(),
-        path = request.uri().path(),
-        "authenticated"
-    );
-    request.extensions_mut().insert(principal);
-}
-
-/// Answers a refused request, with the rejection in the response extensions.
-pub(crate) fn reject<ReqBody, ResBody, R>(
-    responder: &R,
-    error: TokenError,
-    request: Request<ReqBody>,
-) -> Response<ResBody>
-where
-    R: RejectionResponse<ResBody>,
-{
-    tracing::info!(
-        target: "meshward::audit",
-        decision = "deny",
-        reason = %error,
-        label = error.kind().label(),
-        method = %request.method(),
-        path = request.uri().path(),
-        "bearer token refused"
-    );
-    respond(responder, Rejection::from(error), request)
-}
-
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, R>
+impl<S, V, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, V, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    V: Verifier,
     ResBody: Default,
     R: RejectionResponse<ResBody> + Clone,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, R>;
+    type Future = ResponseFuture<S, ReqBody, V, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match self.config.authenticate(&request) {
-            Decision::Admit(principal) => {
-                if let Some(principal) = principal {
-                    admit(&mut request, principal);
+        let started = Started::now();
+        let config = &*self.config;
+        let verifier = &config.verifier;
+
+        // 1. Extract: the first configured location that holds a token, within the size cap.
+        let extracted = extract_first(
+            &config.locations,
+            request.headers(),
+            request.uri(),
+            verifier.max_token_len(),
+        );
+        let attempt = match extracted {
+            Ok(Some(token)) => verifier.attempt(&token),
+            Ok(None) if config.allow_anonymous => {
+                pass_on_challenge(&self.responder, request.extensions_mut());
+                audit::record(
+                    Layer::Auth,
+                    &request,
+                    None,
+                    Outcome::Allow("anonymous"),
+                    started,
+                );
+                return ResponseFuture::inner(self.inner.call(request));
+            }
+            Ok(None) => Attempt::Ready(Err(refused_here(verifier, TokenErrorKind::Missing))),
+            Err(kind) => Attempt::Ready(Err(refused_here(verifier, kind))),
+        };
+
+        // 2. Attempt: decided at once (a cached token, keys at hand), or after a wait.
+        match attempt {
+            Attempt::Ready(result) => {
+                match conclude(config, &self.responder, result, request, started) {
+                    Ok(request) => ResponseFuture::inner(self.inner.call(request)),
+                    Err(response) => ResponseFuture::rejected(response),
                 }
-                ResponseFuture::inner(self.inner.call(request))
             }
-            Decision::Refuse(error) => {
-                ResponseFuture::rejected(reject(&self.responder, error, request))
-            }
-            #[cfg(feature = "remote")]
-            Decision::Wait(verify) => {
+            Attempt::Pending(verify) => {
                 // The ready service goes into the future; a clone stays for the next call.
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
@@ -198,17 +114,88 @@ where
                     request,
                     self.responder.clone(),
                     Arc::clone(&self.config),
+                    started,
                 )
             }
         }
     }
 }
 
-impl<S: fmt::Debug, R> fmt::Debug for Auth<S, R> {
+/// Steps 3 (bind) and 4 (admit or refuse): the end of every request's path, whether the
+/// verifier decided at once or after a wait. `Ok` is the request to pass on, with its
+/// principal; `Err` is the answer to a refused one.
+pub(crate) fn conclude<V, R, ReqBody, ResBody>(
+    config: &Config<V>,
+    responder: &R,
+    verified: Result<Principal, TokenError>,
+    mut request: Request<ReqBody>,
+    started: Started,
+) -> Result<Request<ReqBody>, Response<ResBody>>
+where
+    V: Verifier,
+    R: RejectionResponse<ResBody>,
+{
+    let bound = verified.and_then(|principal| {
+        bind(config, principal, request.extensions()).inspect_err(|error| {
+            config.verifier.record_rejection(error);
+        })
+    });
+    match bound {
+        Ok(principal) => {
+            audit::record(
+                Layer::Auth,
+                &request,
+                Some(&principal),
+                Outcome::Allow("authenticated"),
+                started,
+            );
+            pass_on_challenge(responder, request.extensions_mut());
+            request.extensions_mut().insert(principal);
+            Ok(request)
+        }
+        Err(error) => {
+            let rejection = Rejection::from(error);
+            audit::record(
+                Layer::Auth,
+                &request,
+                None,
+                Outcome::Deny(&rejection),
+                started,
+            );
+            Err(respond(responder, rejection, request))
+        }
+    }
+}
+
+/// A refusal the layer makes before the verifier sees a token; the verifier counts it too.
+fn refused_here<V: Verifier>(verifier: &V, kind: TokenErrorKind) -> TokenError {
+    let error = TokenError::from(kind);
+    verifier.record_rejection(&error);
+    error
+}
+
+/// Ties a verified token to the request's connection: a certificate-bound token must come
+/// with that certificate (RFC 8705 §3), and the principal carries the peer.
+fn bind<V>(
+    config: &Config<V>,
+    principal: Principal,
+    extensions: &http::Extensions,
+) -> Result<Principal, TokenError> {
+    let peer = peer_identity(extensions);
+    let presented = peer.as_ref().and_then(|p| p.thumbprint_sha256());
+    match (principal.certificate_thumbprint(), presented) {
+        (Some(bound), Some(presented)) if bound == presented => Ok(principal.with_peer(peer)),
+        (Some(_), _) => Err(TokenErrorKind::CertificateMismatch.into()),
+        (None, _) if config.require_bound => Err(TokenErrorKind::UnboundToken.into()),
+        (None, _) => Ok(principal.with_peer(peer)),
+    }
+}
+
+impl<S: fmt::Debug, V: fmt::Debug, R> fmt::Debug for Auth<S, V, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
             .field("inner", &self.inner)
-            .field("validator", &self.config.validator)
+            .field("verifier", &self.config.verifier)
             .finish_non_exhaustive()
     }
 }
@@ -224,7 +211,7 @@ mod tests {
 
     use super::*;
     use crate::jwt::{AuthLayer, TokenErrorKind, Validator};
-    use crate::rejection::RejectionKind;
+    use crate::rejection::{DefaultRejectionResponse, RejectionKind};
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -316,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn optional_mode() {
-        let layer = AuthLayer::new(validator()).optional();
+        let layer = AuthLayer::new(validator()).allow_anonymous();
         let (res, calls) = call(layer.clone(), request(None, false)).await;
         assert_eq!((res.status(), calls), (StatusCode::OK, 1));
         assert!(res.headers().get("x-principal").is_none());
@@ -342,5 +329,58 @@ mod tests {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(res.body(), "denied: bearer token required");
         assert!(res.extensions().get::<Rejection>().is_some());
+    }
+
+    #[tokio::test]
+    async fn refusals_before_the_verifier_are_counted_by_it() {
+        let validator = validator();
+        let layer = AuthLayer::new(validator.clone());
+        let (res, _) = call(layer.clone(), request(None, false)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let mut malformed = request(None, false);
+        malformed
+            .headers_mut()
+            .insert(header::AUTHORIZATION, "Bearer".parse().unwrap());
+        let (res, _) = call(layer, malformed).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let rejections = validator.stats().rejections;
+        assert!(rejections.contains(&("missing", 1)), "{rejections:?}");
+        assert!(
+            rejections.contains(&("invalid_request", 1)),
+            "{rejections:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn realm_on_the_auth_layer_reaches_a_later_scope_layer() {
+        let svc = ServiceBuilder::new()
+            .layer(
+                AuthLayer::new(validator())
+                    .with_rejection_response(DefaultRejectionResponse::new().realm("orders")),
+            )
+            .layer(crate::authz::RequireScopesLayer::all(["write"]))
+            .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+        let res = svc.oneshot(request(Some(&token(60)), false)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="insufficient scope", scope="write""#
+        );
+    }
+
+    #[tokio::test]
+    async fn token_from_the_second_location() {
+        let layer = AuthLayer::new(validator()).token_locations([
+            crate::jwt::TokenLocation::authorization_header(),
+            crate::jwt::TokenLocation::cookie("session").unwrap(),
+        ]);
+        let mut req = request(None, false);
+        req.headers_mut().insert(
+            header::COOKIE,
+            format!("session={}", token(60)).parse().unwrap(),
+        );
+        let (res, calls) = call(layer, req).await;
+        assert_eq!((res.status(), calls), (StatusCode::OK, 1));
+        assert_eq!(res.headers()["x-principal"], "yes");
     }
 }

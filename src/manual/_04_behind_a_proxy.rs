@@ -31,7 +31,7 @@
 //! let xfcc = XfccLayer::new()
 //!     .trust_proxy_spiffe_id("spiffe://prod.example.com/ns/ingress/sa/envoy");
 //! // Put it outside (before) the layers that read the identity:
-//! // ServiceBuilder::new().layer(xfcc).layer(RequirePeerLayer::new()…).layer(AuthLayer::new(…))
+//! // ServiceBuilder::new().layer(xfcc).layer(RequirePeerLayer::default()…).layer(AuthLayer::new(…))
 //! ```
 //!
 //! What it does with each request:

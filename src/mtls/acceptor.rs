@@ -20,8 +20,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::config::MtlsAcceptorBuilder;
+use super::config::ServerCert;
 use super::error::MtlsConfigError;
-use super::identity::{PeerIdentity, PeerInfo};
+use crate::peer::{PeerIdentity, PeerInfo};
 
 /// Accepts TLS connections with client-certificate verification, and parses each client's
 /// [`PeerIdentity`] once per connection.
@@ -32,11 +33,10 @@ use super::identity::{PeerIdentity, PeerInfo};
 /// serving. Cloning is cheap and clones share configuration and counters.
 ///
 /// ```no_run
-/// use meshward::mtls::{MtlsAcceptor, PeerInfo};
+/// use meshward::mtls::{MtlsAcceptor, PeerInfo, ServerCert};
 ///
 /// # async fn f(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
-/// let acceptor = MtlsAcceptor::builder()
-///     .server_cert_pem_files("server.pem", "server.key")
+/// let acceptor = MtlsAcceptor::builder(ServerCert::pem_files("server.pem", "server.key"))
 ///     .add_client_ca_pem_file("clients-ca.pem")
 ///     .build()?;
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
@@ -63,9 +63,9 @@ struct Inner {
 }
 
 impl MtlsAcceptor {
-    /// Starts configuring an acceptor.
-    pub fn builder() -> MtlsAcceptorBuilder {
-        MtlsAcceptorBuilder::new()
+    /// Starts configuring an acceptor that presents `cert`.
+    pub fn builder(cert: ServerCert) -> MtlsAcceptorBuilder {
+        MtlsAcceptorBuilder::new(cert)
     }
 
     pub(crate) fn new(builder: MtlsAcceptorBuilder, config: Arc<ServerConfig>) -> Self {
@@ -128,10 +128,7 @@ impl MtlsAcceptor {
         );
         Ok(MtlsStream {
             io: stream,
-            peer: PeerInfo {
-                remote_addr,
-                identity,
-            },
+            peer: PeerInfo::new(remote_addr, identity),
         })
     }
 

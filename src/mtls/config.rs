@@ -98,15 +98,55 @@ impl Pem {
     }
 }
 
+/// The server's certificate chain and private key, the one input an
+/// [`MtlsAcceptor`] cannot do without.
+///
+/// ```
+/// use meshward::mtls::ServerCert;
+/// let from_files = ServerCert::pem_files("server.pem", "server.key");
+/// ```
+#[derive(Clone)]
+pub struct ServerCert {
+    chain: Pem,
+    key: Pem,
+}
+
+impl ServerCert {
+    /// PEM files, re-read on every reload.
+    pub fn pem_files(chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            chain: Pem::File(chain.into()),
+            key: Pem::File(key.into()),
+        }
+    }
+
+    /// PEM bytes held in memory.
+    pub fn pem(chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        Self {
+            chain: Pem::Bytes(chain.into().into(), "in-memory server certificate"),
+            key: Pem::Bytes(key.into().into(), "in-memory server key"),
+        }
+    }
+}
+
+impl fmt::Debug for ServerCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerCert")
+            .field("chain", &self.chain.what())
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
 /// Configures an [`MtlsAcceptor`]; made by [`MtlsAcceptor::builder`].
 ///
 /// Without a client CA the server asks for no client certificate. With one, client
 /// certificates are required and verified against it (and its CRLs), unless
-/// [`client_auth_optional`](Self::client_auth_optional) is named.
+/// [`allow_unauthenticated_clients`](Self::allow_unauthenticated_clients) is named.
 #[derive(Clone)]
 #[must_use]
 pub struct MtlsAcceptorBuilder {
-    pub(crate) cert: Option<(Pem, Pem)>,
+    pub(crate) cert: ServerCert,
     pub(crate) client_cas: Vec<Pem>,
     pub(crate) crls: Vec<Pem>,
     pub(crate) optional: bool,
@@ -116,9 +156,9 @@ pub struct MtlsAcceptorBuilder {
 }
 
 impl MtlsAcceptorBuilder {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(cert: ServerCert) -> Self {
         Self {
-            cert: None,
+            cert,
             client_cas: Vec::new(),
             crls: Vec::new(),
             optional: false,
@@ -128,22 +168,21 @@ impl MtlsAcceptorBuilder {
         }
     }
 
-    /// The server certificate chain and private key, as PEM files (re-read on reload).
+    /// Replaces the server certificate chain and private key with PEM files (re-read on
+    /// reload), for [`MtlsAcceptor::reload_with`].
     pub fn server_cert_pem_files(
         mut self,
         chain: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> Self {
-        self.cert = Some((Pem::File(chain.into()), Pem::File(key.into())));
+        self.cert = ServerCert::pem_files(chain, key);
         self
     }
 
-    /// The server certificate chain and private key, as PEM bytes.
+    /// Replaces the server certificate chain and private key with PEM bytes, for
+    /// [`MtlsAcceptor::reload_with`].
     pub fn server_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.cert = Some((
-            Pem::Bytes(chain.into().into(), "in-memory server certificate"),
-            Pem::Bytes(key.into().into(), "in-memory server key"),
-        ));
+        self.cert = ServerCert::pem(chain, key);
         self
     }
 
@@ -178,11 +217,17 @@ impl MtlsAcceptorBuilder {
     ///
     /// # Security
     ///
-    /// Requests from clients without a certificate carry no [`PeerIdentity`](super::PeerIdentity):
-    /// guard the routes that need one with [`RequirePeerLayer`](super::RequirePeerLayer).
-    pub fn client_auth_optional(mut self) -> Self {
+    /// Requests from clients without a certificate carry no [`PeerIdentity`](crate::PeerIdentity):
+    /// guard the routes that need one with [`RequirePeerLayer`](crate::authz::RequirePeerLayer).
+    pub fn allow_unauthenticated_clients(mut self) -> Self {
         self.optional = true;
         self
+    }
+
+    /// Renamed [`allow_unauthenticated_clients`](Self::allow_unauthenticated_clients).
+    #[deprecated(since = "0.1.0", note = "renamed to `allow_unauthenticated_clients`")]
+    pub fn client_auth_optional(self) -> Self {
+        self.allow_unauthenticated_clients()
     }
 
     /// ALPN protocols offered, in order (default `h2`, `http/1.1`).
@@ -221,10 +266,7 @@ impl MtlsAcceptorBuilder {
     /// Builds the rustls configuration from the current contents of the inputs.
     pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, MtlsConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let (chain, key) = self
-            .cert
-            .as_ref()
-            .ok_or(MtlsConfigErrorKind::NoServerCertificate)?;
+        let ServerCert { chain, key } = &self.cert;
         let certs = chain.certificates()?;
         let private_key = key.private_key()?;
         let verifier = self.client_verifier(&provider)?;
@@ -283,8 +325,9 @@ impl MtlsAcceptorBuilder {
 
     /// The newest modification time of the file inputs.
     pub(crate) fn modified(&self) -> Option<SystemTime> {
-        let cert = self.cert.iter().flat_map(|(c, k)| [c, k]);
-        cert.chain(&self.client_cas)
+        [&self.cert.chain, &self.cert.key]
+            .into_iter()
+            .chain(&self.client_cas)
             .chain(&self.crls)
             .filter_map(Pem::modified)
             .max()
@@ -295,7 +338,7 @@ impl fmt::Debug for MtlsAcceptorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = |p: &Pem| p.what();
         f.debug_struct("MtlsAcceptorBuilder")
-            .field("cert", &self.cert.as_ref().map(|(c, _)| what(c)))
+            .field("cert", &what(&self.cert.chain))
             .field(
                 "client_cas",
                 &self.client_cas.iter().map(what).collect::<Vec<_>>(),

@@ -10,9 +10,6 @@ kinded_error! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MtlsConfigErrorKind {
-    /// No server certificate and key were configured.
-    #[error("no server certificate configured")]
-    NoServerCertificate,
     /// A file could not be read, or is larger than 1 MiB.
     #[error("{what}: cannot read")]
     Io {

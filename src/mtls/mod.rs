@@ -11,9 +11,9 @@
 //!   `serve_hyper` (feature `hyper`: hyper-util's HTTP/1 + HTTP/2 connection builder with
 //!   graceful shutdown) or your own loop with [`AddPeerInfo`].
 //! - [`peer_identity`] finds the identity in a request's extensions whichever adapter put it
-//!   there; [`RequirePeerLayer`] guards routes with allow-lists of SPIFFE IDs, trust domains,
-//!   DNS names or subjects; [`XfccLayer`] reads a trusted proxy's
-//!   `x-forwarded-client-cert`.
+//!   there; [`RequirePeerLayer`] guards routes with
+//!   allow-lists of SPIFFE IDs, trust domains, DNS names or subjects; [`XfccLayer`] reads a
+//!   trusted proxy's `x-forwarded-client-cert`.
 //! - [`AuthLayer`](crate::jwt::AuthLayer) checks RFC 8705 certificate-bound tokens
 //!   (`cnf.x5t#S256`) against the connection's certificate, and the
 //!   [`Principal`](crate::Principal) carries the peer.
@@ -23,7 +23,6 @@ mod config;
 mod error;
 mod identity;
 mod peer;
-mod require;
 #[cfg(feature = "hyper")]
 mod serve;
 mod xfcc;
@@ -31,19 +30,25 @@ mod xfcc;
 #[doc(inline)]
 pub use self::acceptor::{MtlsAcceptor, MtlsIncoming, MtlsStream, WatchHandle};
 #[doc(inline)]
-pub use self::config::MtlsAcceptorBuilder;
+pub use self::config::{MtlsAcceptorBuilder, ServerCert};
 #[doc(inline)]
 pub use self::error::{MtlsConfigError, MtlsConfigErrorKind};
 #[doc(inline)]
-pub use self::identity::{IdentityParseError, PeerIdentity, PeerInfo, SpiffeId, peer_identity};
+pub use self::identity::{IdentityParseError, IdentityParseErrorKind};
 #[doc(inline)]
 pub use self::peer::AddPeerInfo;
-#[doc(inline)]
-pub use self::require::{PeerError, RequirePeer, RequirePeerLayer};
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 #[doc(inline)]
 pub use self::serve::serve_hyper;
 #[doc(inline)]
 pub use self::xfcc::{XFCC, Xfcc, XfccLayer};
+/// The peer requirement is an authorization requirement ([`crate::authz`]); re-exported
+/// here for the code that names it under `mtls`.
+#[doc(no_inline)]
+pub use crate::authz::{RequirePeer, RequirePeerLayer};
+/// The peer identity lives on the ground floor ([`crate::peer_identity`]); re-exported
+/// here, where it is made.
+#[doc(no_inline)]
+pub use crate::peer::{PeerIdentity, PeerInfo, SpiffeId, peer_identity};
 pub use rustls_pki_types::CertificateDer;

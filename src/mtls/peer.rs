@@ -6,10 +6,10 @@ use std::task::{Context, Poll};
 use http::Request;
 use tower_service::Service;
 
-use super::identity::PeerInfo;
+use crate::peer::PeerInfo;
 
 /// Wraps the service for one connection so that each of its requests carries the
-/// connection's [`PeerInfo`] (and so its [`PeerIdentity`](super::PeerIdentity)).
+/// connection's [`PeerInfo`] (and so its [`PeerIdentity`](crate::PeerIdentity)).
 ///
 /// ```no_run
 /// use hyper_util::{rt::{TokioExecutor, TokioIo}, server::conn::auto, service::TowerToHyperService};

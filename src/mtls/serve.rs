@@ -17,7 +17,7 @@ use super::peer::AddPeerInfo;
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// Serves `service` on every connection of `incoming`, HTTP/1.1 or HTTP/2 as ALPN decided,
-/// each request carrying its connection's [`PeerInfo`](super::PeerInfo). When `shutdown`
+/// each request carrying its connection's [`PeerInfo`](crate::PeerInfo). When `shutdown`
 /// completes, stops accepting and waits for live connections to finish their requests.
 ///
 /// ```no_run

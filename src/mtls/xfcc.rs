@@ -12,7 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::identity::{PeerIdentity, peer_info, set_forwarded};
+use crate::peer::{IdentityParts, PeerIdentity, peer_info, set_forwarded};
 
 /// The header Envoy sets.
 pub const XFCC: HeaderName = HeaderName::from_static("x-forwarded-client-cert");
@@ -27,7 +27,7 @@ const MAX_XFCC_LEN: usize = 64 * 1024;
 /// identity is read from the header's last element, the one the nearest proxy added: from
 /// its `Cert` when present (its `Hash`, if given, must match), else from `URI`, `DNS`,
 /// `Subject` and `Hash`. It is inserted as a [`PeerIdentity`] that later layers
-/// ([`RequirePeerLayer`](super::RequirePeerLayer), certificate-bound tokens) and handlers
+/// ([`RequirePeerLayer`](crate::authz::RequirePeerLayer), certificate-bound tokens) and handlers
 /// see, marked [`is_forwarded`](PeerIdentity::is_forwarded).
 ///
 /// ```
@@ -156,7 +156,7 @@ where
             }
             set_forwarded(request.extensions_mut(), identity);
         } else if request.headers_mut().remove(&XFCC).is_some() {
-            tracing::info!(target: "meshward::audit", path = request.uri().path(), "x-forwarded-client-cert from an untrusted peer stripped");
+            tracing::info!(target: "meshward::mtls", path = request.uri().path(), "x-forwarded-client-cert from an untrusted peer stripped");
         }
         self.inner.call(request)
     }
@@ -217,7 +217,14 @@ fn parse(header: &str) -> Result<PeerIdentity, &'static str> {
         use base64::Engine as _;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h)
     });
-    Ok(PeerIdentity::forwarded(uris, dns, subject, thumbprint))
+    let parts = IdentityParts {
+        dns_names: dns,
+        subject: subject.unwrap_or_default(),
+        thumbprint,
+        forwarded: true,
+        ..IdentityParts::default()
+    };
+    Ok(PeerIdentity::from_parts(parts.with_uris(uris)))
 }
 
 /// Splits on `sep` outside double quotes.

@@ -130,7 +130,7 @@ async fn start(keys: Vec<Value>) -> (TestServer, JwksServer) {
 }
 
 fn source(server: &TestServer) -> RemoteKeySourceBuilder {
-    KeySource::jwks(&server.url("/jwks"))
+    KeySource::jwks(server.url("/jwks"))
         .allow_insecure_http()
         .fetch_timeout(Duration::from_secs(2))
 }

@@ -510,10 +510,11 @@ async fn scopes_guard_a_route() {
 
     let seen = http_get(&server.url("/admin"), &[("authorization", reader.as_str())]).await;
     assert_eq!(seen.status, 403);
+    // The realm configured once, on the AuthLayer, reaches the scope layer's answer.
     assert_eq!(
         seen.header("www-authenticate"),
         Some(
-            r#"Bearer error="insufficient_scope", error_description="insufficient scope", scope="admin""#
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="insufficient scope", scope="admin""#
         )
     );
 
@@ -541,7 +542,7 @@ async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
     let app = Router::new()
         .route("/", get(maybe))
         .route("/strict", get(whoami))
-        .layer(AuthLayer::new(validator).optional());
+        .layer(AuthLayer::new(validator).allow_anonymous());
     let server = serve_axum(app).await;
 
     let anon = http_get(&server.url("/"), &[]).await;

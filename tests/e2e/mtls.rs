@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use jsonwebtoken::Algorithm;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
 use meshward::mtls::{
-    MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer, XfccLayer,
+    MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer, ServerCert,
+    XfccLayer,
 };
 use meshward::{Principal, tonic::RequestExt as _};
 use rustls_pki_types::CertificateDer;
@@ -41,7 +42,8 @@ fn app() -> Router {
         .route(
             "/billing",
             get(peer).route_layer(
-                RequirePeerLayer::new().allow_spiffe_path_prefix("spiffe://prod.test/ns/billing"),
+                RequirePeerLayer::default()
+                    .allow_spiffe_path_prefix("spiffe://prod.test/ns/billing"),
             ),
         )
         .route("/peer", get(peer))
@@ -78,9 +80,11 @@ fn pki() -> Pki {
 }
 
 fn acceptor(pki: &Pki) -> MtlsAcceptorBuilder {
-    MtlsAcceptor::builder()
-        .server_cert_pem(pki.server.cert_pem.clone(), pki.server.key_pem.clone())
-        .add_client_ca_pem(pki.ca.pem.clone())
+    MtlsAcceptor::builder(ServerCert::pem(
+        pki.server.cert_pem.clone(),
+        pki.server.key_pem.clone(),
+    ))
+    .add_client_ca_pem(pki.ca.pem.clone())
 }
 
 fn client(ca: &Ca, identity: Option<&Leaf>) -> reqwest::Client {
@@ -188,7 +192,10 @@ async fn handshakes_and_identities() {
 #[tokio::test]
 async fn allow_list_and_optional_client_auth() {
     let pki = pki();
-    let acceptor = acceptor(&pki).client_auth_optional().build().unwrap();
+    let acceptor = acceptor(&pki)
+        .allow_unauthenticated_clients()
+        .build()
+        .unwrap();
     let server = serve_mtls(&acceptor, app()).await;
 
     let allowed = pki.ca.client(ClientSpec::spiffe(BILLING));
@@ -376,8 +383,7 @@ async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
     let cert_path = dir.write("server.pem", &pki.server.cert_pem);
     let key_path = dir.write("server.key", &pki.server.key_pem);
     let ca_path = dir.write("ca.pem", &pki.ca.pem);
-    let acceptor = MtlsAcceptor::builder()
-        .server_cert_pem_files(&cert_path, &key_path)
+    let acceptor = MtlsAcceptor::builder(ServerCert::pem_files(&cert_path, &key_path))
         .add_client_ca_pem_file(&ca_path)
         .build()
         .unwrap();
@@ -482,7 +488,7 @@ async fn certificate_bound_tokens() {
             "/strict",
             get(whoami).route_layer(AuthLayer::new(validator()).require_certificate_bound_tokens()),
         )
-        .layer(AuthLayer::new(validator()).optional());
+        .layer(AuthLayer::new(validator()).allow_anonymous());
     let acceptor = acceptor(&pki).build().unwrap();
     let server = serve_mtls(&acceptor, mtls_app.clone()).await;
     let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
@@ -636,7 +642,7 @@ async fn hyper_server_over_mtls_with_graceful_shutdown() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = tower::ServiceBuilder::new()
-        .layer(RequirePeerLayer::new().allow_trust_domain("prod.test"))
+        .layer(RequirePeerLayer::default().allow_trust_domain("prod.test"))
         .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
             let id = meshward::mtls::peer_identity(req.extensions());
             let body = id
@@ -716,7 +722,7 @@ async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         Server::builder()
-            .layer(RequirePeerLayer::new().allow_spiffe_id(BILLING))
+            .layer(RequirePeerLayer::default().allow_spiffe_id(BILLING))
             .add_service(health)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;
@@ -861,7 +867,7 @@ async fn xfcc_behind_an_mtls_proxy_never_falls_back_to_the_proxy_identity() {
 fn app_with_proxy_guard(proxy: &str) -> Router {
     Router::new().route(
         "/proxy-only",
-        get(peer).route_layer(RequirePeerLayer::new().allow_spiffe_id(proxy)),
+        get(peer).route_layer(RequirePeerLayer::default().allow_spiffe_id(proxy)),
     )
 }
 

@@ -46,7 +46,7 @@ use reqwest::{Client, Url};
 pub use self::error::{KeySourceError, KeySourceErrorKind};
 use self::refresh::{Location, RemoteKeys, Settings};
 use super::error::{ConfigError, ConfigErrorKind};
-use super::keys::KeySource;
+use super::source::KeySource;
 
 /// Configures a remote [`KeySource`]; made by [`KeySource::jwks`] or
 /// [`KeySource::discovery`].

@@ -4,6 +4,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::jwt::{ConfigErrorKind, VerifyingKey};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const ISS: &str = "https://issuer.test";

@@ -1,0 +1,226 @@
+//! The checks of one token: the header, the issuer, the signature, then the claims.
+//! Nothing from the payload but `iss` is read before the signature has been checked.
+
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use super::super::claims;
+use super::super::error::{TokenError, TokenErrorKind};
+use super::Inner;
+use super::lookup::{Failure, FetchPolicy, IssuerEntry};
+use crate::principal::{Scopes, VerifiedToken, claim_at_path, unix_time};
+
+#[derive(serde::Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+/// A token whose signature checked out; its claims are checked next.
+struct Signed<'a> {
+    issuer: &'a IssuerEntry,
+    issuer_name: String,
+    claims: Map<String, Value>,
+    alg: Algorithm,
+    key_id: Option<String>,
+    token: &'a str,
+}
+
+impl Inner {
+    /// Checks one token: header, issuer, key and signature, then the claims.
+    pub(super) fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        policy: FetchPolicy,
+    ) -> Result<VerifiedToken, Failure> {
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(TokenErrorKind::Malformed.into());
+        };
+        if header_b64.len() > self.max_header_len {
+            return Err(TokenErrorKind::TooLarge {
+                len: header_b64.len(),
+                max: self.max_header_len,
+            }
+            .into());
+        }
+
+        let header: RawHeader = decode_json(header_b64)?;
+        let alg = Algorithm::from_str(&header.alg)
+            .map_err(|_| TokenError::new(TokenErrorKind::UnsupportedAlgorithm))?;
+        let kid = header.kid.as_deref();
+        if header.crit.is_some() {
+            return Err(TokenErrorKind::UnsupportedCritical.into());
+        }
+        if let Some(required) = &self.required_type {
+            let typ = header.typ.as_deref().map(normalize_type);
+            if typ.as_deref() != Some(required.as_str()) {
+                return Err(TokenErrorKind::InvalidType.into());
+            }
+        }
+
+        // The issuer picks the key set, so `iss` is read before the signature is checked;
+        // nothing else from the payload is trusted until it has been.
+        let claims: Map<String, Value> = decode_json(payload_b64)?;
+        let issuer_name = claims::string(&claims, "iss")?.ok_or(TokenErrorKind::MissingClaim {
+            claim: "iss".into(),
+        })?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.issuer == issuer_name)
+            .ok_or(TokenErrorKind::InvalidIssuer)?;
+        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        issuer
+            .with_key(kid, alg, &self.algorithms, policy, |key| {
+                match jsonwebtoken::crypto::verify(
+                    signature_b64,
+                    signing_input.as_bytes(),
+                    key.decoding_key(),
+                    alg,
+                ) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(TokenErrorKind::InvalidSignature.into()),
+                    Err(e) => {
+                        Err(TokenError::with_source(TokenErrorKind::InvalidSignature, e).into())
+                    }
+                }
+                .map(|()| key.kid().map(str::to_owned))
+            })
+            .and_then(|key_id| {
+                let signed = Signed {
+                    issuer,
+                    issuer_name,
+                    claims,
+                    alg,
+                    key_id,
+                    token,
+                };
+                self.check_claims(signed, now)
+            })
+    }
+
+    /// Everything after the signature: the registered claims, required claims, scopes.
+    fn check_claims(&self, signed: Signed<'_>, now: i64) -> Result<VerifiedToken, Failure> {
+        let Signed {
+            issuer,
+            issuer_name,
+            claims,
+            alg,
+            key_id,
+            token,
+        } = signed;
+        let expires_at =
+            claims::numeric_date(&claims, "exp")?.ok_or(TokenErrorKind::MissingClaim {
+                claim: "exp".into(),
+            })?;
+        if now >= expires_at.saturating_add(self.leeway) {
+            return Err(expired(expires_at, now).into());
+        }
+        let not_before = claims::numeric_date(&claims, "nbf")?;
+        if let Some(nbf) = not_before
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(TokenErrorKind::NotYetValid {
+                nbf: unix_time(nbf),
+                now: unix_time(now),
+            }
+            .into());
+        }
+        let issued_at = claims::numeric_date(&claims, "iat")?;
+        if let Some(iat) = issued_at
+            && iat > now.saturating_add(self.leeway)
+        {
+            return Err(TokenErrorKind::IssuedInFuture {
+                iat: unix_time(iat),
+                now: unix_time(now),
+            }
+            .into());
+        }
+        let audiences = claims::audiences(&claims)?;
+        if !audiences.iter().any(|a| issuer.audiences.contains(a)) {
+            return Err(TokenErrorKind::InvalidAudience {
+                expected: issuer.audiences.clone(),
+            }
+            .into());
+        }
+        for required in &self.required_claims {
+            if claims.get(required).is_none_or(Value::is_null) {
+                return Err(TokenErrorKind::MissingClaim {
+                    claim: required.clone(),
+                }
+                .into());
+            }
+        }
+        let subject = claims::string(&claims, "sub")?;
+        let jwt_id = claims::string(&claims, "jti")?;
+        let cnf_x5t = claims::confirmation_thumbprint(&claims)?;
+
+        let mut scopes = Scopes::default();
+        for name in ["scope", "scp"] {
+            if let Some(value) = claims.get(name) {
+                scopes.insert_value(value);
+            }
+        }
+        for path in &self.scope_claims {
+            if let Some(value) = claim_at_path(&claims, path) {
+                scopes.insert_value(value);
+            }
+        }
+
+        Ok(VerifiedToken {
+            issuer: issuer_name,
+            subject,
+            audiences,
+            expires_at,
+            not_before,
+            issued_at,
+            jwt_id,
+            algorithm: alg,
+            key_id,
+            scopes,
+            claims,
+            raw: token.into(),
+            cnf_x5t,
+        })
+    }
+}
+
+pub(super) fn expired(exp: i64, now: i64) -> TokenErrorKind {
+    TokenErrorKind::Expired {
+        exp: unix_time(exp),
+        now: unix_time(now),
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| TokenError::with_source(TokenErrorKind::Malformed, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| TokenError::with_source(TokenErrorKind::Malformed, e))
+}
+
+/// `typ` compares case-insensitively with any `application/` prefix removed (RFC 7515 §4.1.9).
+pub(super) fn normalize_type(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
+    }
+}

@@ -1,0 +1,58 @@
+//! The seam between [`AuthLayer`](super::AuthLayer) and what checks a token: a synchronous
+//! attempt that may ask for an asynchronous finish.
+
+use std::fmt;
+use std::future::Future;
+
+use super::error::TokenError;
+use crate::principal::Principal;
+
+/// What a [`Verifier`] decided without waiting.
+#[non_exhaustive]
+pub enum Attempt<F> {
+    /// Decided: the token's principal, or why it was refused. A token found in a cache, or
+    /// checked with keys at hand, never waits.
+    Ready(Result<Principal, TokenError>),
+    /// Not decided yet: the future finishes the check (after a key fetch, for example).
+    Pending(F),
+}
+
+impl<F> fmt::Debug for Attempt<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ready(result) => f.debug_tuple("Ready").field(result).finish(),
+            Self::Pending(_) => f.write_str("Pending"),
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::jwt::Validator {}
+}
+
+/// Something that turns a bearer token into a [`Principal`]: what
+/// [`AuthLayer`](super::AuthLayer) runs for each request.
+///
+/// [`Validator`](super::Validator) is the first implementation (an identity provider's
+/// access tokens); others come from meshward itself. The layer reads the token, calls
+/// [`attempt`](Self::attempt), binds the principal to the connection (certificate-bound
+/// tokens, the peer identity) and admits or refuses the request, so a verifier only decides
+/// about the token.
+///
+/// This trait is sealed.
+pub trait Verifier: sealed::Sealed + Clone + Send + Sync + 'static {
+    /// The asynchronous finish of an attempt that could not decide at once.
+    type Future: Future<Output = Result<Principal, TokenError>> + Send + 'static;
+
+    /// Checks `token`, synchronously when it can.
+    fn attempt(&self, token: &str) -> Attempt<Self::Future>;
+
+    /// The longest token accepted, in bytes: the layer refuses longer credentials before
+    /// calling [`attempt`](Self::attempt).
+    fn max_token_len(&self) -> usize;
+
+    /// Counts a refusal the layer made for this verifier (no token, a malformed credential,
+    /// a certificate mismatch), so that its statistics see every refusal.
+    fn record_rejection(&self, error: &TokenError);
+}
