@@ -12,7 +12,8 @@
 //! - [`jwt`]: the [`Validator`](jwt::Validator) (signature with algorithm-pinned keys,
 //!   `iss`, `aud`, `exp`, `nbf`, `iat`, `typ`, `crit`, size caps) and the
 //!   [`AuthLayer`](jwt::AuthLayer) that puts a [`Principal`] on every request.
-//! - [`authz`]: scope requirements.
+//! - [`authz`]: requirements checked on every request: scopes, and the client-certificate
+//!   identity ([`PeerIdentity`], found by [`peer_identity`] whichever adapter served it).
 //! - [`Rejection`]: one table from fault to HTTP status, `WWW-Authenticate` challenge and gRPC
 //!   code; gRPC calls get trailers-only answers.
 //!
@@ -65,10 +66,11 @@
 //! | feature | what it adds |
 //! | --- | --- |
 //! | `remote` (default) | remote keys: JWKS URL and OpenID Connect discovery ([`jwt::KeySource`]) |
-//! | `mtls` (default) | [`mtls`]: rustls server with client certificates, `PeerIdentity` on every request, `RequirePeerLayer`, XFCC, certificate-bound tokens |
+//! | `mtls` (default) | [`mtls`]: rustls server with client certificates, a [`PeerIdentity`] parsed on every connection, XFCC, certificate-bound tokens |
 //! | `hyper` | `mtls::serve_hyper`: any tower service over mutual TLS with hyper-util, HTTP/1.1 and HTTP/2, graceful shutdown |
 //! | `axum` | `Principal` extractor (`FromRequestParts`, `Option<Principal>`), `IntoResponse` for `Rejection` |
 //! | `tonic` | [`RequestExt::principal`](crate::tonic::RequestExt) for `tonic::Request`, `Rejection` into `tonic::Status` |
+//! | `metrics` | a decision counter and a latency histogram per layer through the `metrics` facade |
 //!
 //! The [`manual`] has the threat model, the JWT attack catalogue, the rationale for every
 //! default, and the how-to for running behind a TLS-terminating proxy.
@@ -121,3 +123,6 @@ pub use self::rejection::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests;

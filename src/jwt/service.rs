@@ -211,7 +211,7 @@ mod tests {
 
     use super::*;
     use crate::jwt::{AuthLayer, TokenErrorKind, Validator};
-    use crate::rejection::{DefaultRejectionResponse, RejectionKind};
+    use crate::rejection::RejectionKind;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -348,23 +348,6 @@ mod tests {
         assert!(
             rejections.contains(&("invalid_request", 1)),
             "{rejections:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn realm_on_the_auth_layer_reaches_a_later_scope_layer() {
-        let svc = ServiceBuilder::new()
-            .layer(
-                AuthLayer::new(validator())
-                    .with_rejection_response(DefaultRejectionResponse::new().realm("orders")),
-            )
-            .layer(crate::authz::RequireScopesLayer::all(["write"]))
-            .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
-        let res = svc.oneshot(request(Some(&token(60)), false)).await.unwrap();
-        assert_eq!(res.status(), StatusCode::FORBIDDEN);
-        assert_eq!(
-            res.headers()[header::WWW_AUTHENTICATE],
-            r#"Bearer realm="orders", error="insufficient_scope", error_description="insufficient scope", scope="write""#
         );
     }
 

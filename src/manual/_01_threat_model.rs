@@ -29,8 +29,10 @@
 //! - **Replay protection** for one-time tokens (`jti`). Planned, as a trait with a shared
 //!   store.
 //! - **Authorization beyond scopes and peer identity.** Claim rules and policies come later.
-//! - **Secrets at rest.** HMAC secrets are zeroized when dropped; where they come from is
-//!   yours.
+//! - **Secrets at rest.** meshward holds an HMAC secret only inside jsonwebtoken's
+//!   `DecodingKey`, which zeroizes its bytes when dropped (`ZeroizeOnDrop`, checked by a
+//!   test), and aws-lc cleanses the HMAC contexts made from it. The bytes you pass to
+//!   `add_hmac_secret`, and where they come from (a file, a vault), are yours to protect.
 //!
 //! ## Where the detail goes
 //!

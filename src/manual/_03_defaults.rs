@@ -16,7 +16,7 @@
 //! | refresh | ahead of `max-age`, clamped 5 min – 24 h, 15 min without | providers rotate on their schedule; fresh keys before they are needed |
 //! | stale-if-error | 24 h | an identity-provider outage should not become your outage |
 //! | before the first load | 503 / `UNAVAILABLE` | "could not check" is not "invalid", and clients should retry |
-//! | client certificates | required once a client CA is set | optional client auth is named: `client_auth_optional()` |
+//! | client certificates | required once a client CA is set | optional client auth is named: `allow_unauthenticated_clients()` |
 //! | TLS | 1.2 and 1.3, ALPN `h2` and `http/1.1`, aws-lc-rs passed explicitly | one provider in the process; never installed globally, so a host application keeps its own choice |
 //! | handshake | 10 s timeout, 1024 at once | a silent client cannot hold the accept loop |
 //! | SPIFFE ID | only from exactly one valid URI SAN | the X.509-SVID specification |

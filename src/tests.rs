@@ -1,0 +1,246 @@
+//! Tests that cross concerns: a stack of layers, the one audit event they all emit, the
+//! metrics beside it, and the challenge parameters they share.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use http::{Request, Response, StatusCode, header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use tower::{ServiceBuilder, ServiceExt};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+use crate::authz::RequireScopesLayer;
+use crate::jwt::{AuthLayer, Validator};
+use crate::rejection::DefaultRejectionResponse;
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn validator() -> Validator {
+    Validator::builder("iss", ["aud"])
+        .add_hmac_secret(SECRET, Algorithm::HS256)
+        .build()
+        .unwrap()
+}
+
+fn token(scope: &str) -> String {
+    let exp = jsonwebtoken::get_current_timestamp() + 60;
+    let claims =
+        serde_json::json!({"iss": "iss", "aud": "aud", "sub": "alice", "scope": scope, "exp": exp});
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}
+
+fn request(token: Option<&str>) -> Request<()> {
+    let mut builder = Request::get("/orders/7");
+    if let Some(t) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    builder.body(()).unwrap()
+}
+
+/// An auth layer with a realm, then a scope layer with the default responder.
+async fn call(request: Request<()>) -> Response<()> {
+    ServiceBuilder::new()
+        .layer(
+            AuthLayer::new(validator())
+                .with_rejection_response(DefaultRejectionResponse::new().realm("orders")),
+        )
+        .layer(RequireScopesLayer::all(["write"]))
+        .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) })
+        .oneshot(request)
+        .await
+        .unwrap()
+}
+
+/// One captured event: its level and its fields, as text.
+#[derive(Debug, Clone)]
+struct Event {
+    level: tracing::Level,
+    fields: Vec<(String, String)>,
+}
+
+impl Event {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.fields.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Event>>>);
+
+struct Fields<'a>(&'a mut Vec<(String, String)>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.push((field.name().to_owned(), value.to_owned()));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != "meshward::audit" {
+            return;
+        }
+        let mut fields = Vec::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Event {
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+}
+
+/// Runs `f` on a current-thread runtime with audit events captured.
+fn audited<F: Future<Output = Response<()>>>(f: impl FnOnce() -> F) -> (Response<()>, Vec<Event>) {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let response = tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f())
+    });
+    let events = capture.0.lock().unwrap().clone();
+    (response, events)
+}
+
+const FIELDS: [&str; 9] = [
+    "message", "layer", "decision", "reason", "method", "path", "sub", "iss", "peer",
+];
+
+#[test]
+fn every_layer_emits_the_one_audit_event_with_one_field_set() {
+    let (response, events) = audited(|| call(request(Some(&token("read")))));
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (auth, authz) = (&events[0], &events[1]);
+
+    assert_eq!(auth.level, tracing::Level::DEBUG);
+    assert_eq!(auth.get("layer"), Some("auth"));
+    assert_eq!(auth.get("decision"), Some("allow"));
+    assert_eq!(auth.get("reason"), Some("authenticated"));
+    assert_eq!(auth.get("sub"), Some("alice"));
+    assert_eq!(auth.get("iss"), Some("iss"));
+    assert_eq!(auth.get("method"), Some("GET"));
+    assert_eq!(auth.get("path"), Some("/orders/7"));
+
+    assert_eq!(authz.level, tracing::Level::INFO);
+    assert_eq!(authz.get("layer"), Some("authz"));
+    assert_eq!(authz.get("decision"), Some("deny"));
+    assert_eq!(authz.get("reason"), Some("insufficient_scope"));
+    assert_eq!(authz.get("sub"), Some("alice"));
+    // The same field set at both levels (no peer on this request, so that one is absent).
+    let expected: Vec<&str> = FIELDS.iter().copied().filter(|f| *f != "peer").collect();
+    assert_eq!(auth.names(), expected);
+    assert_eq!(authz.names(), expected);
+    // Never the token.
+    for event in &events {
+        assert!(
+            event.fields.iter().all(|(_, v)| !v.contains("eyJ")),
+            "{event:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_token_is_one_deny_event_with_its_reason() {
+    let (response, events) = audited(|| call(request(Some("not.a.token"))));
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].get("layer"), Some("auth"));
+    assert_eq!(events[0].get("decision"), Some("deny"));
+    assert_eq!(events[0].get("reason"), Some("malformed"));
+    assert_eq!(events[0].get("sub"), None);
+}
+
+#[test]
+fn the_realm_configured_once_reaches_every_layer() {
+    let (response, _) = audited(|| call(request(Some(&token("read")))));
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="orders", error="insufficient_scope", error_description="insufficient scope", scope="write""#
+    );
+    let (response, _) = audited(|| call(request(None)));
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="orders""#
+    );
+}
+
+#[cfg(feature = "metrics")]
+#[test]
+fn each_decision_is_counted_and_timed() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(call(request(Some(&token("read write")))));
+        rt.block_on(call(request(Some(&token("read")))));
+        rt.block_on(call(request(None)));
+    });
+    let mut counters = Vec::new();
+    let mut histograms = 0;
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let labels: Vec<String> = key
+            .key()
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        match value {
+            DebugValue::Counter(n) => {
+                assert_eq!(key.key().name(), "meshward_decisions_total");
+                counters.push((labels.join(","), n));
+            }
+            DebugValue::Histogram(samples) => {
+                assert_eq!(key.key().name(), "meshward_decision_duration_seconds");
+                histograms += samples.len();
+            }
+            DebugValue::Gauge(_) => panic!("no gauge expected"),
+        }
+    }
+    counters.sort();
+    assert_eq!(
+        counters,
+        [
+            (
+                "layer=auth,decision=allow,reason=authenticated".to_owned(),
+                2
+            ),
+            ("layer=auth,decision=deny,reason=missing".to_owned(), 1),
+            ("layer=authz,decision=allow,reason=allowed".to_owned(), 1),
+            (
+                "layer=authz,decision=deny,reason=insufficient_scope".to_owned(),
+                1
+            ),
+        ]
+    );
+    assert_eq!(histograms, 5, "one latency sample per decision");
+}
+
+#[test]
+fn hmac_secrets_are_only_held_in_zeroizing_keys() {
+    // The manual says HMAC secrets are zeroized when dropped: the crate keeps them only in
+    // jsonwebtoken's DecodingKey, which is ZeroizeOnDrop (aws-lc cleanses its HMAC contexts).
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    zeroized_on_drop::<jsonwebtoken::DecodingKey>();
+}
