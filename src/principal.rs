@@ -311,6 +311,28 @@ impl fmt::Display for Scopes {
     }
 }
 
+/// A principal for unit tests of the layers above: subject `alice`, these scopes.
+#[cfg(test)]
+pub(crate) fn test_principal(scopes: &str) -> Principal {
+    let mut set = Scopes::default();
+    set.insert_delimited(scopes);
+    Principal::from_verified(Arc::new(VerifiedToken {
+        issuer: "https://issuer.test".into(),
+        subject: Some("alice".into()),
+        audiences: vec!["api".into()],
+        expires_at: i64::MAX,
+        not_before: None,
+        issued_at: None,
+        jwt_id: None,
+        algorithm: Algorithm::ES256,
+        key_id: None,
+        scopes: set,
+        claims: Map::new(),
+        raw: "a.b.c".into(),
+        cnf_x5t: None,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,6 +183,33 @@ fn the_realm_configured_once_reaches_every_layer() {
     );
 }
 
+#[test]
+fn a_scope_layer_behind_an_anonymous_auth_layer_answers_401() {
+    let run = |token: Option<String>| {
+        audited(move || async move {
+            ServiceBuilder::new()
+                .layer(AuthLayer::new(validator()).allow_anonymous())
+                .layer(RequireScopesLayer::any(["read", "write"]))
+                .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) })
+                .oneshot(request(token.as_deref()))
+                .await
+                .unwrap()
+        })
+    };
+    let (response, events) = run(None);
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    let rejection = response.extensions().get::<crate::Rejection>().unwrap();
+    assert_eq!(rejection.label(), "unauthenticated");
+    assert_eq!(events[0].get("reason"), Some("anonymous"));
+    assert_eq!(events[1].get("reason"), Some("unauthenticated"));
+    // `any`: one of the two scopes is enough.
+    let (response, _) = run(Some(token("write")));
+    assert_eq!(response.status(), StatusCode::OK);
+    let (response, _) = run(Some(token("admin")));
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
 #[cfg(feature = "metrics")]
 #[test]
 fn each_decision_is_counted_and_timed() {

@@ -278,6 +278,46 @@ mod tests {
         result.err().map(|e| e.kind().clone())
     }
 
+    fn check_scopes(requirement: &ScopeRequirement, held: Option<&str>) -> Option<AuthzErrorKind> {
+        let mut request = Request::new(());
+        if let Some(held) = held {
+            request
+                .extensions_mut()
+                .insert(crate::principal::test_principal(held));
+        }
+        kind(requirement.check(&AuthzRequest::new(&request)))
+    }
+
+    #[test]
+    fn all_needs_every_scope_any_needs_one() {
+        let all = ScopeRequirement::all(["read", "write"]);
+        let any = ScopeRequirement::any(["read", "write"]);
+        let missing_all = Some(AuthzErrorKind::InsufficientScope {
+            required: vec!["read".into(), "write".into()],
+            all: true,
+        });
+        let missing_any = Some(AuthzErrorKind::InsufficientScope {
+            required: vec!["read".into(), "write".into()],
+            all: false,
+        });
+        assert_eq!(check_scopes(&all, Some("read write admin")), None);
+        assert_eq!(check_scopes(&all, Some("read")), missing_all);
+        assert_eq!(check_scopes(&any, Some("write")), None);
+        assert_eq!(check_scopes(&any, Some("admin")), missing_any);
+        // No principal at all (an anonymous request an optional AuthLayer let through).
+        assert_eq!(
+            check_scopes(&all, None),
+            Some(AuthzErrorKind::Unauthenticated)
+        );
+        assert_eq!(
+            check_scopes(&any, None),
+            Some(AuthzErrorKind::Unauthenticated)
+        );
+        assert_eq!(all.scopes(), ["read", "write"]);
+        assert!(all.requires_all());
+        assert!(!any.requires_all());
+    }
+
     #[test]
     fn each_peer_pattern_matches_only_its_own() {
         let billing = identity(

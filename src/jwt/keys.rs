@@ -433,6 +433,19 @@ mod tests {
         r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
     const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
 
+    const RSA_JWK: &str = concat!(
+        r#"{"kty":"RSA","e":"AQAB","n":""#,
+        "3PmCSYZucGC3ucqrGPinXAnb0h-2UU_eykAH5xaztqyYpOv7MyvqE-w9ySkFyv-l7dU4pg-YmhKPBU_NQGi_qvnn1uDtJ6yq-TLhBKDz9x_Q81H9Wp8uYqEY8q1IYm7agu_-OjcdAY1fbdbeSj6Mi8KJBjQTLb761QgGWDWqaAPEfydhPRCcuQuNAubv6rYt99azEIeDHqwaSLnRFk3DU2WlBY_FiyfJ2t5VO1SlmhcV5v5MSS0KeU5wlAwP3l5k_nilT-SsO2g7rP4iG0nIPUVhEXSZwbOX6zEhl8_F5lA8LHCHdTBbmiNhMRc6TpLJbebARUh_QmVVnrJseUdheQ",
+        r#""}"#
+    );
+
+    fn invalid(json: &str) -> ConfigErrorKind {
+        VerifyingKey::from_jwk_json(json)
+            .unwrap_err()
+            .kind()
+            .clone()
+    }
+
     fn with_kid(json: &str, kid: &str) -> VerifyingKey {
         VerifyingKey::from_jwk_json(json).unwrap().with_kid(kid)
     }
@@ -444,14 +457,75 @@ mod tests {
             &[Algorithm::ES256]
         );
         let pinned = EC_JWK.replace("{", r#"{"alg":"ES384","#);
-        assert!(
-            VerifyingKey::from_jwk_json(&pinned).is_err(),
+        assert_eq!(
+            invalid(&pinned),
+            ConfigErrorKind::InvalidKey {
+                reason: "alg does not fit the key type"
+            },
             "ES384 on P-256"
         );
         let enc = EC_JWK.replace("{", r#"{"use":"enc","#);
-        assert!(VerifyingKey::from_jwk_json(&enc).is_err());
+        assert_eq!(
+            invalid(&enc),
+            ConfigErrorKind::InvalidKey {
+                reason: "key is not for signatures"
+            }
+        );
+        let ops = EC_JWK.replace("{", r#"{"key_ops":["encrypt"],"#);
+        assert_eq!(
+            invalid(&ops),
+            ConfigErrorKind::InvalidKey {
+                reason: "key_ops does not allow verify"
+            }
+        );
         let oct = r#"{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}"#;
-        assert!(VerifyingKey::from_jwk_json(oct).is_err());
+        assert_eq!(
+            invalid(oct),
+            ConfigErrorKind::InvalidKey {
+                reason: "symmetric keys are never taken from a JWK"
+            }
+        );
+        assert_eq!(
+            invalid("not json"),
+            ConfigErrorKind::InvalidKey {
+                reason: "not a JWK"
+            }
+        );
+    }
+
+    #[test]
+    fn an_rsa_jwk_alg_pins_one_algorithm() {
+        // Without alg, an RSA key may verify every RS and PS algorithm.
+        let family = VerifyingKey::from_jwk_json(RSA_JWK).unwrap();
+        assert_eq!(family.algorithms(), AlgorithmFamily::Rsa.algorithms());
+        // With alg, only that one: a PS256 token can no longer select it.
+        let pinned = VerifyingKey::from_jwk_json(&RSA_JWK.replace("{", r#"{"alg":"RS256","#))
+            .unwrap()
+            .with_kid("r");
+        assert_eq!(pinned.algorithms(), &[Algorithm::RS256]);
+        let set: KeySet = [pinned].into_iter().collect();
+        assert_eq!(
+            set.select(Some("r"), Algorithm::RS256).unwrap().kid(),
+            Some("r")
+        );
+        assert_eq!(
+            set.select(Some("r"), Algorithm::PS256).unwrap_err(),
+            TokenErrorKind::AlgorithmNotAllowed {
+                alg: Algorithm::PS256
+            }
+        );
+        assert_eq!(
+            invalid(&RSA_JWK.replace("{", r#"{"alg":"ES256","#)),
+            ConfigErrorKind::InvalidKey {
+                reason: "alg does not fit the key type"
+            }
+        );
+        assert_eq!(
+            invalid(&RSA_JWK.replace("{", r#"{"alg":"RSA-OAEP","#)),
+            ConfigErrorKind::InvalidKey {
+                reason: "alg is not a signature algorithm"
+            }
+        );
     }
 
     #[test]
@@ -516,15 +590,53 @@ mod tests {
         );
         let set = KeySet::from_jwks_json(&doc).unwrap();
         assert_eq!(set.len(), 2);
-        assert!(KeySet::from_jwks_json(r#"{"keys":[]}"#).is_err());
-        assert!(KeySet::from_jwks_json("[]").is_err());
+        let jwks_error = |json: &str| KeySet::from_jwks_json(json).unwrap_err().kind().clone();
+        assert_eq!(
+            jwks_error(r#"{"keys":[]}"#),
+            ConfigErrorKind::InvalidJwks {
+                reason: "no usable key"
+            }
+        );
+        assert_eq!(
+            jwks_error("[]"),
+            ConfigErrorKind::InvalidJwks {
+                reason: "not a JWKS document"
+            }
+        );
         assert_eq!(parse_jwks(doc.as_bytes(), 1).unwrap().len(), 1);
+        assert_eq!(parse_jwks(doc.as_bytes(), 2).unwrap().len(), 2);
     }
 
     #[test]
     fn hmac_secrets_must_be_long_enough() {
-        assert!(VerifyingKey::hmac(&[0; 31], Algorithm::HS256).is_err());
-        assert!(VerifyingKey::hmac(&[0; 32], Algorithm::HS256).is_ok());
-        assert!(VerifyingKey::hmac(&[0; 64], Algorithm::RS256).is_err());
+        let weak = |len: usize, alg| {
+            VerifyingKey::hmac(&vec![0; len], alg)
+                .err()
+                .map(|e| e.kind().clone())
+        };
+        for (alg, min) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
+            assert_eq!(
+                weak(min - 1, alg),
+                Some(ConfigErrorKind::WeakSecret {
+                    alg,
+                    len: min - 1,
+                    min
+                })
+            );
+            assert_eq!(weak(min, alg), None);
+            let key = VerifyingKey::hmac(&vec![0; min], alg).unwrap();
+            assert_eq!(key.algorithms(), &[alg]);
+            assert!(key.is_hmac());
+        }
+        assert_eq!(
+            weak(64, Algorithm::RS256),
+            Some(ConfigErrorKind::AlgorithmMismatch {
+                alg: Algorithm::RS256
+            })
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
@@ -226,19 +226,20 @@ impl MtlsAcceptor {
         }
     }
 
-    /// Polls the input files every `interval` (clamped to 10 ms – 1 day) and reloads when one
-    /// changed (a bad new file is logged and refused). The watch stops when the returned
-    /// handle is dropped.
+    /// Reads the input files every `interval` (clamped to 10 ms – 1 day) and reloads when the
+    /// contents of one changed (a bad new file is logged and refused, and tried again when it
+    /// changes next). The watch stops when the returned handle is dropped.
     pub fn watch(&self, interval: Duration) -> WatchHandle {
         let weak = Arc::downgrade(&self.inner);
-        let modified = |inner: &Inner| {
-            inner
+        let fingerprint = |inner: &Inner| {
+            let builder = inner
                 .builder
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .modified()
+                .clone();
+            builder.fingerprint()
         };
-        let mut last: Option<SystemTime> = modified(&self.inner);
+        let mut last = fingerprint(&self.inner);
         let task = tokio::spawn(async move {
             let period =
                 interval.clamp(Duration::from_millis(10), Duration::from_secs(24 * 60 * 60));
@@ -246,7 +247,7 @@ impl MtlsAcceptor {
             loop {
                 ticker.tick().await;
                 let Some(inner) = weak.upgrade() else { return };
-                let now = modified(&inner);
+                let now = fingerprint(&inner);
                 if now != last {
                     last = now;
                     let _ = MtlsAcceptor { inner }.reload();

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
@@ -49,10 +49,18 @@ impl Pem {
         }
     }
 
-    pub(crate) fn modified(&self) -> Option<SystemTime> {
-        match self {
-            Self::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-            Self::Bytes(..) => None,
+    /// Adds what a file input holds now to `digest`; in-memory inputs never change.
+    fn fingerprint_into(&self, digest: &mut aws_lc_rs::digest::Context) {
+        if let Self::File(path) = self {
+            digest.update(path.as_os_str().as_encoded_bytes());
+            match self.read() {
+                Ok(bytes) => {
+                    digest.update(&(bytes.len() as u64).to_be_bytes());
+                    digest.update(&bytes);
+                }
+                // Unreadable (being replaced, too large): a state of its own.
+                Err(_) => digest.update(b"\0unreadable"),
+            }
         }
     }
 
@@ -323,14 +331,21 @@ impl MtlsAcceptorBuilder {
         Ok(Some(verifier))
     }
 
-    /// The newest modification time of the file inputs.
-    pub(crate) fn modified(&self) -> Option<SystemTime> {
-        [&self.cert.chain, &self.cert.key]
+    /// A digest of what the file inputs hold now. Contents, not modification times: two
+    /// writes within one tick of the file system's clock share a modification time, and a
+    /// watcher comparing times would miss the second (a key, then its certificate).
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for pem in [&self.cert.chain, &self.cert.key]
             .into_iter()
             .chain(&self.client_cas)
             .chain(&self.crls)
-            .filter_map(Pem::modified)
-            .max()
+        {
+            pem.fingerprint_into(&mut digest);
+        }
+        let mut out = [0; 32];
+        out.copy_from_slice(digest.finish().as_ref());
+        out
     }
 }
 

@@ -8,12 +8,12 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use jsonwebtoken::Algorithm;
+use meshward::Principal;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
 use meshward::mtls::{
     MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer, ServerCert,
     XfccLayer,
 };
-use meshward::{Principal, tonic::RequestExt as _};
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -345,39 +345,62 @@ async fn curl_as_an_outside_client() {
     server.stop().await;
 }
 
-/// The certificate the server presents to a new connection.
-async fn server_cert_seen(
+/// A TLS connection to the server, presenting `leaf` (or no certificate).
+async fn tls_connect(
     addr: std::net::SocketAddr,
     ca: &Ca,
-    leaf: &Leaf,
-) -> CertificateDer<'static> {
+    leaf: Option<&Leaf>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca.pem.as_bytes()).unwrap())
         .unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(
-            vec![leaf.der.clone()],
-            rustls_pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
-        )
-        .unwrap();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .with_root_certificates(roots);
+    let config = match leaf {
+        Some(leaf) => builder
+            .with_client_auth_cert(
+                vec![leaf.der.clone()],
+                rustls_pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect("localhost".try_into().unwrap(), tcp)
         .await
-        .unwrap();
+}
+
+/// The certificate the server presents to a new connection.
+async fn server_cert_seen(
+    addr: std::net::SocketAddr,
+    ca: &Ca,
+    leaf: &Leaf,
+) -> CertificateDer<'static> {
+    let tls = tls_connect(addr, ca, Some(leaf)).await.unwrap();
     tls.get_ref().1.peer_certificates().unwrap()[0]
         .clone()
         .into_owned()
 }
 
-#[tokio::test]
+/// Whether a client with `leaf` gets a request answered by the server (a refused client
+/// certificate fails the handshake, or, in TLS 1.3, the first request).
+async fn accepted(server: &TestServer, ca: &Ca, leaf: &Leaf) -> bool {
+    fetch(&client(ca, Some(leaf)), server, "/peer")
+        .await
+        .is_ok_and(|(status, _)| status == 200)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
+    use hyper_util::rt::TokioIo;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
     let pki = pki();
     let dir = TempDir::new("reload");
     let cert_path = dir.write("server.pem", &pki.server.cert_pem);
@@ -394,28 +417,62 @@ async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
         pki.server.der
     );
 
-    // Load: one kept-alive connection sending requests throughout the reload.
-    let c = client(&pki.ca, Some(&leaf));
-    fetch(&c, &server, "/peer").await.unwrap();
-    let parsed = acceptor.identities_parsed();
+    // Load: exactly one connection, made before the reload (it saw the old certificate),
+    // sending requests throughout. If the server dropped it, a request would fail.
+    let tls = tls_connect(server.addr, &pki.ca, Some(&leaf))
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.peer_certificates().unwrap()[0],
+        pki.server.der
+    );
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let served = Arc::new(AtomicU32::new(0));
     let (stop, mut stopped) = oneshot::channel::<()>();
-    let url = format!("https://127.0.0.1:{}/peer", server.addr.port());
+    let counter = Arc::clone(&served);
     let load = tokio::spawn(async move {
-        let mut ok = 0u32;
-        loop {
-            if stopped.try_recv().is_ok() {
-                return ok;
-            }
-            let status = c.get(&url).send().await.unwrap().status();
-            assert_eq!(status, 200);
-            ok += 1;
+        while stopped.try_recv().is_err() {
+            sender.ready().await.unwrap();
+            let request = http::Request::get("/peer")
+                .header("host", "localhost")
+                .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                body["spiffe_id"], BILLING,
+                "the identity of the old connection"
+            );
+            counter.fetch_add(1, Ordering::SeqCst);
         }
     });
+    let served_more_than = |n: u32| {
+        let served = Arc::clone(&served);
+        async move {
+            for _ in 0..400 {
+                if served.load(Ordering::SeqCst) > n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("the old connection stopped serving at {n} requests");
+        }
+    };
+    served_more_than(3).await;
 
     let renewed = pki.ca.server("server-b");
     std::fs::write(&cert_path, &renewed.cert_pem).unwrap();
     std::fs::write(&key_path, &renewed.key_pem).unwrap();
     acceptor.reload().unwrap();
+    served_more_than(served.load(Ordering::SeqCst) + 3).await;
     assert_eq!(
         server_cert_seen(server.addr, &pki.ca, &leaf).await,
         renewed.der,
@@ -455,14 +512,73 @@ async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
     assert!(seen.is_some(), "watch() reloaded the new files");
     drop(watch);
 
+    served_more_than(served.load(Ordering::SeqCst) + 3).await;
     let _ = stop.send(());
-    let served = load.await.unwrap();
+    load.await
+        .expect("every request on the old connection succeeded");
+    assert_eq!(acceptor.reloads(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crl_changes_are_watched_and_reload_with_rotates_the_client_ca() {
+    let pki = pki();
+    let dir = TempDir::new("crl-reload");
+    let crl_path = dir.write("clients.crl", &pki.ca.crl(&[]));
+    let acceptor = acceptor(&pki)
+        .add_client_crl_pem_file(&crl_path)
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let alice = pki.ca.client(ClientSpec {
+        serial: 41,
+        ..ClientSpec::spiffe(BILLING)
+    });
+    assert!(accepted(&server, &pki.ca, &alice).await);
+
+    // Only the CRL file changes: the watcher must notice it alone.
+    let watch = acceptor.watch(Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    std::fs::write(&crl_path, pki.ca.crl(&[41])).unwrap();
+    let mut refused = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if !accepted(&server, &pki.ca, &alice).await {
+            refused = true;
+            break;
+        }
+    }
     assert!(
-        served > 0,
-        "the old connection kept serving: {served} requests"
+        refused,
+        "watch() reloaded the changed CRL and alice is revoked"
     );
-    assert!(acceptor.reloads() >= 2);
-    let _ = parsed;
+    assert_eq!(acceptor.reloads(), 1);
+    drop(watch);
+
+    // CA rotation in memory: clients of the new CA get in, those of the old one no longer.
+    let new_ca = Ca::new("meshward rotated CA");
+    let bob = new_ca.client(ClientSpec::spiffe(BILLING));
+    let carol = pki.ca.client(ClientSpec::spiffe(BILLING));
+    assert!(accepted(&server, &pki.ca, &carol).await);
+    assert!(!accepted(&server, &pki.ca, &bob).await);
+    acceptor
+        .reload_with(
+            MtlsAcceptor::builder(ServerCert::pem(
+                pki.server.cert_pem.clone(),
+                pki.server.key_pem.clone(),
+            ))
+            .add_client_ca_pem(new_ca.pem.clone()),
+        )
+        .unwrap();
+    assert!(
+        accepted(&server, &pki.ca, &bob).await,
+        "the server cert is still from the old CA"
+    );
+    assert!(!accepted(&server, &pki.ca, &carol).await);
+    // A plain reload() now rebuilds from the replaced inputs, not the first ones.
+    acceptor.reload().unwrap();
+    assert!(accepted(&server, &pki.ca, &bob).await);
+    assert!(!accepted(&server, &pki.ca, &carol).await);
     server.stop().await;
 }
 
@@ -709,21 +825,27 @@ async fn hyper_server_over_mtls_with_graceful_shutdown() {
 
 #[tokio::test]
 async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
+    use crate::support::grpc::{WhoAmI, whoami};
     use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server};
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_client::HealthClient;
 
     let pki = pki();
+    let key = SigningKey::generate(Algorithm::ES256, "k");
+    let validator = Validator::builder(ISSUER, [AUDIENCE])
+        .add_key(VerifyingKey::from_jwk_json(&key.jwk_json().to_string()).unwrap())
+        .build()
+        .unwrap();
     let acceptor = acceptor(&pki).build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (_reporter, health) = tonic_health::server::health_reporter();
     let incoming = acceptor.incoming(listener);
     let (tx, rx) = oneshot::channel::<()>();
+    // No hand-inserted identity: tonic's own connect info (`Connected` on MtlsStream) carries
+    // the peer to the layers and to the handler.
     let handle = tokio::spawn(async move {
         Server::builder()
             .layer(RequirePeerLayer::default().allow_spiffe_id(BILLING))
-            .add_service(health)
+            .layer(AuthLayer::new(validator).allow_anonymous())
+            .add_service(WhoAmI)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;
             })
@@ -732,56 +854,42 @@ async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
     });
     let server = TestServer::new(addr, tx, handle);
 
-    let call = |leaf: Leaf| {
+    let channel = |leaf: Leaf| {
         let ca = pki.ca.pem.clone();
         async move {
             let tls = ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(ca))
                 .identity(Identity::from_pem(leaf.cert_pem, leaf.key_pem))
                 .domain_name("localhost");
-            let channel = Channel::from_shared(format!("https://localhost:{}", addr.port()))
+            Channel::from_shared(format!("https://localhost:{}", addr.port()))
                 .unwrap()
                 .tls_config(tls)
                 .unwrap()
                 .connect()
                 .await
-                .unwrap();
-            HealthClient::new(channel)
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|_| ())
+                .unwrap()
         }
     };
-    assert!(
-        call(pki.ca.client(ClientSpec::spiffe(BILLING)))
-            .await
-            .is_ok()
+    let billing = channel(pki.ca.client(ClientSpec::spiffe(BILLING))).await;
+    let token = key.sign(&claims("alice", "read"));
+    assert_eq!(
+        whoami(billing.clone(), Some(&token)).await.unwrap(),
+        format!("sub=alice peer={BILLING} bound={BILLING}"),
+        "the handler sees the principal and the peer; the principal carries the peer"
     );
-    let err = call(
+    assert_eq!(
+        whoami(billing, None).await.unwrap(),
+        format!("sub=- peer={BILLING} bound=-"),
+        "no token: the peer alone"
+    );
+    let other = channel(
         pki.ca
             .client(ClientSpec::spiffe("spiffe://prod.test/ns/other")),
     )
-    .await
-    .unwrap_err();
+    .await;
+    let err = whoami(other, Some(&token)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
-
-    // The tonic helper reads an identity wherever meshward finds one.
-    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
-    let mut request = tonic::Request::new(());
-    request
-        .extensions_mut()
-        .insert(PeerIdentity::from_chain(&[leaf.der]).unwrap());
-    assert_eq!(
-        request
-            .peer_identity()
-            .unwrap()
-            .spiffe_id()
-            .unwrap()
-            .as_str(),
-        BILLING
-    );
+    assert_eq!(err.message(), "client not allowed");
     server.stop().await;
 }
 

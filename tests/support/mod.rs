@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod grpc;
 pub mod pki;
 
 pub const ISSUER: &str = "https://issuer.test";

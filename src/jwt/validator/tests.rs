@@ -251,15 +251,17 @@ fn garbage_is_malformed() {
         "e30.e30.",
         "e30=.e30.x",
     ] {
-        let k = kind(&v, t, NOW);
-        assert!(
-            matches!(
-                k,
-                TokenErrorKind::Malformed | TokenErrorKind::UnsupportedAlgorithm
-            ),
-            "{t}: {k:?}"
-        );
+        assert_eq!(kind(&v, t, NOW), TokenErrorKind::Malformed, "{t}");
     }
+    // A header that is JSON but not an object, and a payload that is not an object.
+    let not_object = format!("{}.e30.x", URL_SAFE_NO_PAD.encode("[1]"));
+    assert_eq!(kind(&v, &not_object, NOW), TokenErrorKind::Malformed);
+    let payload = format!(
+        "{}.{}.x",
+        URL_SAFE_NO_PAD.encode(hs256().to_string()),
+        URL_SAFE_NO_PAD.encode("\"str\"")
+    );
+    assert_eq!(kind(&v, &payload, NOW), TokenErrorKind::Malformed);
 }
 
 #[test]
@@ -276,6 +278,11 @@ fn cache_never_serves_an_expired_token() {
         kind(&v, &t, NOW + 60 + 30),
         TokenErrorKind::Expired { .. }
     ));
+    // The hit that found it expired removed it: the next lookup is a miss.
+    let before = v.stats();
+    assert_eq!(before.cache_hits, 2);
+    let _ = v.validate_at(&t, NOW + 60 + 30);
+    assert_eq!(v.stats().cache_misses, before.cache_misses + 1);
 }
 
 #[test]
@@ -287,6 +294,8 @@ fn cache_skips_tokens_not_yet_valid() {
     let first = v.validate_at(&t, NOW).unwrap();
     let again = v.validate_at(&t, NOW).unwrap();
     assert!(!Arc::ptr_eq(&first, &again), "not cached before nbf");
+    assert_eq!(v.stats().cache_hits, 0);
+    assert_eq!(v.stats().cache_misses, 2);
 }
 
 #[test]
@@ -295,6 +304,11 @@ fn forged_signature_is_refused_and_not_cached() {
     let t = token(hs256(), claims());
     let forged = format!("{}A", &t[..t.len() - 1]);
     assert_eq!(kind(&v, &forged, NOW), TokenErrorKind::InvalidSignature);
+    assert_eq!(kind(&v, &forged, NOW), TokenErrorKind::InvalidSignature);
+    let stats = v.stats();
+    assert_eq!(stats.cache_hits, 0, "a refused token is never cached");
+    assert_eq!(stats.cache_misses, 2);
+    assert_eq!(stats.rejections, [("invalid_signature", 2)]);
     let other = Validator::builder(ISS, ["api"])
         .add_hmac_secret([7u8; 32], Algorithm::HS256)
         .build()

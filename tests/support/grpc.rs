@@ -1,0 +1,79 @@
+//! A hand-written unary gRPC service for the end-to-end tests (no protoc):
+//! `/meshward.test.WhoAmI/Get`, whose handler reads the principal and the peer with
+//! meshward's `RequestExt` and answers them as one string.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use http::uri::PathAndQuery;
+use meshward::tonic::RequestExt;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+use tonic_prost::ProstCodec;
+
+pub const WHOAMI: &str = "/meshward.test.WhoAmI/Get";
+
+#[derive(Clone)]
+pub struct WhoAmI;
+
+impl NamedService for WhoAmI {
+    const NAME: &'static str = "meshward.test.WhoAmI";
+}
+
+impl tower::Service<http::Request<Body>> for WhoAmI {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        Box::pin(async move {
+            let handler = tower::service_fn(|request: Request<()>| async move {
+                // "sub=<subject> peer=<SPIFFE ID seen by the handler> bound=<principal's peer>"
+                let sub = request.principal().and_then(|p| p.subject()).unwrap_or("-");
+                let peer = request
+                    .peer_identity()
+                    .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "-".into());
+                let bound = request
+                    .principal()
+                    .and_then(|p| p.peer())
+                    .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "-".into());
+                Ok::<_, Status>(Response::new(format!(
+                    "sub={sub} peer={peer} bound={bound}"
+                )))
+            });
+            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
+            Ok(grpc.unary(handler, request).await)
+        })
+    }
+}
+
+/// Calls `WhoAmI/Get` with an optional bearer token.
+pub async fn whoami(channel: Channel, token: Option<&str>) -> Result<String, Status> {
+    let mut request = Request::new(());
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    grpc.unary(
+        request,
+        PathAndQuery::from_static(WHOAMI),
+        ProstCodec::<(), String>::default(),
+    )
+    .await
+    .map(Response::into_inner)
+}
