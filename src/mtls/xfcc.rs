@@ -303,6 +303,12 @@ mod tests {
         assert_eq!(id.subject(), "CN=client");
         assert!(id.is_forwarded());
         assert!(id.thumbprint_sha256().is_some());
+        // The hex Hash becomes the base64url x5t#S256: SHA-256("abc") as a known vector.
+        let h = "URI=spiffe://td/x;Hash=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(
+            parse(h).unwrap().thumbprint_sha256(),
+            Some("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0")
+        );
         assert!(parse("By=spiffe://td/me").is_err());
         assert!(parse(r#"Subject="unterminated"#).is_err());
         assert!(parse("Hash=zz").is_err());

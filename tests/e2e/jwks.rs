@@ -29,7 +29,7 @@ enum Mode {
     Garbage,
     Huge,
     Slow(Duration),
-    RedirectElsewhere,
+    RedirectTo(String),
 }
 
 struct Behavior {
@@ -84,23 +84,14 @@ async fn jwks(State(s): State<JwksServer>, headers: HeaderMap) -> Response {
             let filler = "x".repeat(300 * 1024);
             Json(json!({ "keys": keys, "filler": filler })).into_response()
         }
-        Mode::RedirectElsewhere => {
-            let port = s
-                .behavior
-                .lock()
-                .unwrap()
-                .issuer
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .to_owned();
-            (
-                StatusCode::FOUND,
-                [("location", format!("http://localhost:{port}/jwks"))],
-            )
-                .into_response()
-        }
+        Mode::RedirectTo(location) => (StatusCode::FOUND, [("location", location)]).into_response(),
     }
+}
+
+/// Always serves the keys, whatever the mode: where a redirect may land.
+async fn moved(State(s): State<JwksServer>) -> Json<Value> {
+    let keys = s.behavior.lock().unwrap().keys.clone();
+    Json(json!({ "keys": keys }))
 }
 
 async fn discovery(State(s): State<JwksServer>) -> Json<Value> {
@@ -122,6 +113,7 @@ async fn start(keys: Vec<Value>) -> (TestServer, JwksServer) {
     };
     let app = Router::new()
         .route("/jwks", get(jwks))
+        .route("/moved", get(moved))
         .route("/.well-known/openid-configuration", get(discovery))
         .with_state(state.clone());
     let server = serve_axum(app).await;
@@ -348,17 +340,52 @@ async fn body_cap_timeout_and_redirects_hold() {
         "timed out promptly"
     );
 
-    jwks.set_mode(Mode::RedirectElsewhere);
+    // A redirect within the origin is followed…
+    jwks.set_mode(Mode::RedirectTo(server.url("/moved")));
+    assert!(
+        validator(source(&server).build().unwrap())
+            .validate(&token)
+            .await
+            .is_ok(),
+        "a same-origin redirect is followed"
+    );
+    // …one to another origin (another port, serving valid keys) is not.
+    let (elsewhere, _) = start(vec![key.jwk_json()]).await;
+    jwks.set_mode(Mode::RedirectTo(elsewhere.url("/moved")));
     let err = validator(source(&server).build().unwrap())
         .validate(&token)
         .await
         .unwrap_err();
+    assert_eq!(err.kind(), &TokenErrorKind::KeysUnavailable);
     assert_eq!(
         source_error(&err).map(KeySourceError::kind),
         Some(&KeySourceErrorKind::Status { status: 302 }),
-        "a redirect to another host is not followed"
+        "a redirect to another origin is not followed"
     );
+    elsewhere.stop().await;
     server.stop().await;
+}
+
+#[tokio::test]
+async fn stale_keys_stop_serving_when_the_stale_window_ends() {
+    let key = SigningKey::generate(Algorithm::EdDSA, "ed");
+    let (server, _jwks) = start(vec![key.jwk_json()]).await;
+    let src = source(&server)
+        .refresh_bounds(Duration::from_millis(100), Duration::from_millis(100))
+        .stale_if_error(Duration::from_millis(400))
+        .failure_backoff(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let v = validator(src);
+    v.warm_up().await.unwrap();
+    server.stop().await;
+    // Within freshness plus the stale window (0.5 s): the last good keys serve.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(v.validate(&key.sign(&claims("a", ""))).await.is_ok());
+    // After it, nothing usable is loaded and the provider is down: 503, not 401.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let err = v.validate(&key.sign(&claims("b", ""))).await.unwrap_err();
+    assert_eq!(err.kind(), &TokenErrorKind::KeysUnavailable);
 }
 
 #[tokio::test]

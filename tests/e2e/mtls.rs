@@ -688,23 +688,41 @@ async fn xfcc_from_a_trusted_proxy_only() {
             "xfcc_seen": headers.contains_key("x-forwarded-client-cert"),
         }))
     }
-    let serve = |layer: XfccLayer| async move {
-        let app = Router::new().route("/", get(echo)).layer(layer);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        TestServer::new(addr, tx, handle)
+    async fn thumbprint(identity: PeerIdentity) -> String {
+        identity.thumbprint_sha256().unwrap_or("-").to_owned()
+    }
+    async fn bound(principal: Principal) -> String {
+        principal.subject().unwrap_or("-").to_owned()
+    }
+    let key = SigningKey::generate(Algorithm::ES256, "k");
+    let validator = Validator::builder(ISSUER, [AUDIENCE])
+        .add_key(VerifyingKey::from_jwk_json(&key.jwk_json().to_string()).unwrap())
+        .build()
+        .unwrap();
+    let serve = |layer: XfccLayer| {
+        let validator = validator.clone();
+        async move {
+            let app = Router::new()
+                .route("/", get(echo))
+                .route("/x5t", get(thumbprint))
+                .route("/bound", get(bound).route_layer(AuthLayer::new(validator)))
+                .layer(layer);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (tx, rx) = oneshot::channel::<()>();
+            let handle = tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+            TestServer::new(addr, tx, handle)
+        }
     };
 
     let with_cert =
@@ -735,6 +753,90 @@ async fn xfcc_from_a_trusted_proxy_only() {
         json!({"spiffe_id": null, "forwarded": null, "xfcc_seen": false}),
         "Hash must match Cert"
     );
+
+    // The forwarded thumbprint is the certificate's x5t#S256, from the hex Hash or the Cert.
+    for header in [&with_cert, &fields_only] {
+        let seen = http_get(
+            &trusted.url("/x5t"),
+            &[("x-forwarded-client-cert", header.as_str())],
+        )
+        .await;
+        assert_eq!(seen.body_text(), leaf.thumbprint());
+    }
+    // Keys are case-insensitive.
+    let mixed_case = format!("bY=spiffe://prod.test/ns/app;hAsH={hash};uRi={BILLING}");
+    let seen = http_get(
+        &trusted.url("/"),
+        &[("x-forwarded-client-cert", mixed_case.as_str())],
+    )
+    .await;
+    assert_eq!(seen.json()["spiffe_id"], BILLING);
+    // A Cert that disagrees with the URI: the certificate is what was verified.
+    let disagreeing = format!("Cert=\"{encoded}\";URI=spiffe://prod.test/ns/intruder");
+    let seen = http_get(
+        &trusted.url("/"),
+        &[("x-forwarded-client-cert", disagreeing.as_str())],
+    )
+    .await;
+    assert_eq!(seen.json()["spiffe_id"], BILLING);
+    // Two XFCC headers, or one over the 64 KiB cap: no identity, and the header is dropped.
+    let no_identity = json!({"spiffe_id": null, "forwarded": null, "xfcc_seen": false});
+    let seen = http_get(
+        &trusted.url("/"),
+        &[
+            ("x-forwarded-client-cert", fields_only.as_str()),
+            ("x-forwarded-client-cert", fields_only.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(seen.json(), no_identity, "two headers");
+    let huge = format!("{fields_only};Subject=\"{}\"", "x".repeat(64 * 1024));
+    let seen = http_get(
+        &trusted.url("/"),
+        &[("x-forwarded-client-cert", huge.as_str())],
+    )
+    .await;
+    assert_eq!(seen.json(), no_identity, "over the cap");
+
+    // Certificate-bound tokens through the proxy: the forwarded thumbprint is the one a
+    // token's cnf.x5t#S256 must name.
+    let bound_to = |thumbprint: &str| {
+        let mut claims = claims("alice", "read");
+        claims["cnf"] = json!({"x5t#S256": thumbprint});
+        format!("Bearer {}", key.sign(&claims))
+    };
+    let other = pki
+        .ca
+        .client(ClientSpec::spiffe("spiffe://prod.test/ns/other"));
+    let right = bound_to(&leaf.thumbprint());
+    let wrong = bound_to(&other.thumbprint());
+    let seen = http_get(
+        &trusted.url("/bound"),
+        &[
+            ("x-forwarded-client-cert", fields_only.as_str()),
+            ("authorization", right.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!((seen.status, seen.body_text()), (200, "alice".to_owned()));
+    let seen = http_get(
+        &trusted.url("/bound"),
+        &[
+            ("x-forwarded-client-cert", fields_only.as_str()),
+            ("authorization", wrong.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(seen.status, 401);
+    assert_eq!(
+        seen.header("www-authenticate"),
+        Some(
+            r#"Bearer error="invalid_token", error_description="token bound to another certificate""#
+        )
+    );
+    // Without a forwarded certificate the bound token has nothing to match.
+    let seen = http_get(&trusted.url("/bound"), &[("authorization", right.as_str())]).await;
+    assert_eq!(seen.status, 401);
     trusted.stop().await;
 
     let untrusted = serve(XfccLayer::new().trust_proxy_addr("10.9.9.9".parse().unwrap())).await;
@@ -757,16 +859,25 @@ async fn hyper_server_over_mtls_with_graceful_shutdown() {
     let acceptor = acceptor(&pki).build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::clone(&finished);
     let service = tower::ServiceBuilder::new()
         .layer(RequirePeerLayer::default().allow_trust_domain("prod.test"))
-        .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-            let id = meshward::mtls::peer_identity(req.extensions());
-            let body = id
-                .and_then(|i| i.spiffe_id().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
-                hyper::body::Bytes::from(body),
-            )))
+        .service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let done = Arc::clone(&done);
+            async move {
+                if req.uri().path() == "/slow" {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    done.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                let id = meshward::mtls::peer_identity(req.extensions());
+                let body = id
+                    .and_then(|i| i.spiffe_id().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
+                    hyper::body::Bytes::from(body),
+                )))
+            }
         });
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(meshward::mtls::serve_hyper(
@@ -808,11 +919,30 @@ async fn hyper_server_over_mtls_with_graceful_shutdown() {
     assert_eq!(r.version(), http::Version::HTTP_2);
     assert_eq!(r.text().await.unwrap(), BILLING);
 
+    // A request in flight when shutdown starts is answered, and serve_hyper returns only
+    // after it has been.
+    let slow = tokio::spawn(
+        client(&pki.ca, Some(&pki.ca.client(ClientSpec::spiffe(BILLING))))
+            .get(format!("{url}slow"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(!finished.load(std::sync::atomic::Ordering::SeqCst));
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("serve_hyper returns after shutdown")
         .unwrap();
+    assert!(
+        finished.load(std::sync::atomic::Ordering::SeqCst),
+        "serve_hyper waited for the request in flight"
+    );
+    let slow = slow
+        .await
+        .unwrap()
+        .expect("the request in flight was answered");
+    assert_eq!(slow.status(), 200);
+    assert_eq!(slow.text().await.unwrap(), BILLING);
     assert!(
         client(&pki.ca, Some(&pki.ca.client(ClientSpec::spiffe(BILLING))))
             .get(&url)
@@ -1017,6 +1147,44 @@ async fn silent_clients_do_not_hold_the_accept_loop() {
         );
     }
     assert!(acceptor.handshakes_failed() >= 10);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_handshake_bound_holds() {
+    use tokio::io::AsyncReadExt;
+    let pki = pki();
+    let acceptor = acceptor(&pki)
+        .max_concurrent_handshakes(2)
+        .handshake_timeout(Duration::from_millis(600))
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    // Two silent connections take both handshake slots.
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A third connection beyond the bound is closed at once, without a handshake.
+    let mut third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the connection over the bound is closed: {read:?}"
+    );
+    // Once the silent ones time out, the slots are free again.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    assert_eq!(
+        fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    drop(silent);
     server.stop().await;
 }
 

@@ -200,6 +200,10 @@ impl Seen {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).unwrap()
+    }
 }
 
 /// GET `url` with the given headers (appended, so a name may repeat).
