@@ -119,8 +119,8 @@ pub use self::rejection::{
     ChallengeParams, DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse,
 };
 
-/// The README's examples, compiled as doc tests so they stay true.
-#[cfg(doctest)]
+/// The README's examples, compiled as doc tests so they stay true (they use axum).
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

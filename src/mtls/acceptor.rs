@@ -33,6 +33,7 @@ use crate::peer::{PeerIdentity, PeerInfo};
 /// serving. Cloning is cheap and clones share configuration and counters.
 ///
 /// ```no_run
+/// # #[cfg(feature = "axum")] mod demo {
 /// use meshward::mtls::{MtlsAcceptor, PeerInfo, ServerCert};
 ///
 /// # async fn f(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
@@ -46,6 +47,7 @@ use crate::peer::{PeerIdentity, PeerInfo};
 /// )
 /// .await?;
 /// # Ok(()) }
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct MtlsAcceptor {

@@ -16,6 +16,8 @@ use meshward::jwt::{KeySource, TokenErrorKind, Validator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::support::skipped;
+
 const CLIENT_ID: &str = "orders-client";
 const CLIENT_SECRET: &str = "orders-client-secret-orders-client-secret";
 const RESOURCES: [(&str, &str); 4] = [
@@ -27,7 +29,10 @@ const RESOURCES: [(&str, &str); 4] = [
 
 fn tools_dir() -> Option<PathBuf> {
     if std::env::var("MESHWARD_SKIP_OIDC").is_ok_and(|v| v == "1") {
-        eprintln!("MESHWARD_SKIP_OIDC=1: skipping the oidc-provider interop test");
+        skipped(
+            "oidc::real_openid_provider_tokens_validate_through_discovery",
+            "MESHWARD_SKIP_OIDC=1",
+        );
         return None;
     }
     let dir = std::env::var_os("MESHWARD_OIDC_DIR")

@@ -98,6 +98,13 @@ impl SigningKey {
     }
 }
 
+/// Says, where a reader of `cargo test`'s output sees it, that a test skipped its work:
+/// written to the process's stderr directly, past the test harness's capture of `eprintln!`.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
