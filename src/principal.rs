@@ -32,6 +32,7 @@ pub struct Principal {
 }
 
 /// What the validator learned from one token; shared by every `Principal` made from it.
+#[derive(Clone)]
 pub(crate) struct VerifiedToken {
     pub(crate) issuer: String,
     pub(crate) subject: Option<String>,
@@ -42,6 +43,9 @@ pub(crate) struct VerifiedToken {
     pub(crate) jwt_id: Option<String>,
     pub(crate) algorithm: Algorithm,
     pub(crate) key_id: Option<String>,
+    /// Which key verified the token (see `jwt::keys`), to drop it when the key is removed.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) key_fingerprint: u64,
     pub(crate) scopes: Scopes,
     pub(crate) claims: Map<String, Value>,
     pub(crate) raw: Box<str>,
@@ -149,6 +153,11 @@ impl Principal {
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
         T::deserialize(&Value::Object(self.token.claims.clone()))
             .map_err(|e| ClaimsError::with_source(ClaimsErrorKind::Mismatch, e))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn verified(&self) -> &VerifiedToken {
+        &self.token
     }
 
     /// The raw bearer token this principal was verified from, for onward calls.
@@ -326,6 +335,7 @@ pub(crate) fn test_principal(scopes: &str) -> Principal {
         jwt_id: None,
         algorithm: Algorithm::ES256,
         key_id: None,
+        key_fingerprint: 0,
         scopes: set,
         claims: Map::new(),
         raw: "a.b.c".into(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 use serde_json::Value;
 
 use super::error::{ConfigError, ConfigErrorKind, TokenErrorKind};
@@ -50,6 +50,31 @@ pub struct VerifyingKey {
     kid: Option<Arc<str>>,
     algorithms: Vec<Algorithm>,
     key: DecodingKey,
+    /// Names this key (its `kid` and material) among the keys ever loaded, so that tokens
+    /// verified with it can be dropped from the cache when it is no longer published.
+    fingerprint: KeyFingerprint,
+}
+
+/// The first 64 bits of SHA-256 over a key's `kid` and material. Two keys sharing one
+/// only cost a re-verification when either is removed, never an accepted token.
+pub(crate) type KeyFingerprint = u64;
+
+fn fingerprint(kid: Option<&str>, key: &DecodingKey) -> KeyFingerprint {
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let kid = kid.unwrap_or_default();
+    digest.update(&(kid.len() as u64).to_be_bytes());
+    digest.update(kid.as_bytes());
+    match key.kind() {
+        DecodingKeyKind::SecretOrDer(bytes) => digest.update(bytes),
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            digest.update(&(n.len() as u64).to_be_bytes());
+            digest.update(n);
+            digest.update(e);
+        }
+    }
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.finish().as_ref()[..8]);
+    u64::from_be_bytes(first)
 }
 
 impl VerifyingKey {
@@ -131,10 +156,12 @@ impl VerifyingKey {
             }
             .into());
         }
+        let key = DecodingKey::from_secret(secret);
         Ok(Self {
             kid: None,
             algorithms: vec![alg],
-            key: DecodingKey::from_secret(secret),
+            fingerprint: fingerprint(None, &key),
+            key,
         })
     }
 
@@ -142,6 +169,7 @@ impl VerifyingKey {
         Self {
             kid: None,
             algorithms: key.family().algorithms().to_vec(),
+            fingerprint: fingerprint(None, &key),
             key,
         }
     }
@@ -149,7 +177,9 @@ impl VerifyingKey {
     /// Sets the key id a token's `kid` header must name to select this key.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into().into());
+        let kid: Arc<str> = kid.into().into();
+        self.fingerprint = fingerprint(Some(&kid), &self.key);
+        self.kid = Some(kid);
         self
     }
 
@@ -200,6 +230,10 @@ impl VerifyingKey {
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.key
+    }
+
+    pub(crate) fn fingerprint(&self) -> KeyFingerprint {
+        self.fingerprint
     }
 }
 
@@ -255,9 +289,11 @@ pub(crate) fn key_from_jwk(jwk: &Jwk) -> Result<VerifyingKey, &'static str> {
         }
     };
     let key = DecodingKey::from_jwk(jwk).map_err(|_| "invalid key parameters")?;
+    let kid = jwk.common.key_id.as_deref();
     Ok(VerifyingKey {
-        kid: jwk.common.key_id.as_deref().map(Arc::from),
+        kid: kid.map(Arc::from),
         algorithms,
+        fingerprint: fingerprint(kid, &key),
         key,
     })
 }
@@ -339,6 +375,16 @@ impl KeySet {
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The fingerprints of this set's keys that `newer` no longer holds.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn removed_in(&self, newer: &KeySet) -> Vec<KeyFingerprint> {
+        self.keys
+            .iter()
+            .map(VerifyingKey::fingerprint)
+            .filter(|f| !newer.keys.iter().any(|k| k.fingerprint == *f))
+            .collect()
     }
 
     pub(crate) fn keys_mut(&mut self) -> &mut Vec<VerifyingKey> {

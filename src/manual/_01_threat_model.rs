@@ -23,9 +23,13 @@
 //!
 //! ## What it does not do (yet)
 //!
-//! - **Revocation of tokens before `exp`.** A verified token stays valid until it expires,
-//!   also from the verified-token cache, even if its signing key is later removed from the
-//!   JWKS. Keep access-token lifetimes short.
+//! - **Revocation of single tokens before `exp`.** A verified token stays valid until it
+//!   expires. What an operator can do is pull the key that signed it: on the next refresh of
+//!   the issuer's JWKS (its schedule, an unknown `kid`, or `warm_up()`), every cached token
+//!   verified with a key no longer published is dropped from the verified-token cache, and
+//!   the next request with one is refused (401 `unknown signing key`). A token being verified
+//!   while the key set changes is not cached. Keep access-token lifetimes short, and the
+//!   JWKS `max-age` short enough that a pulled key is noticed in time.
 //! - **Replay protection** for one-time tokens (`jti`). Planned, as a trait with a shared
 //!   store.
 //! - **Authorization beyond scopes and peer identity.** Claim rules and policies come later.

@@ -367,6 +367,56 @@ async fn body_cap_timeout_and_redirects_hold() {
 }
 
 #[tokio::test]
+async fn a_key_removed_from_the_jwks_stops_its_cached_tokens_at_once() {
+    let old = SigningKey::generate(Algorithm::ES256, "old");
+    let kept = SigningKey::generate(Algorithm::ES256, "kept");
+    let (server, jwks) = start(vec![old.jwk_json(), kept.jwk_json()]).await;
+    let v = Validator::builder(ISSUER, [AUDIENCE])
+        .key_source(source(&server).build().unwrap())
+        .build()
+        .unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(AuthLayer::new(v.clone()))
+        .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(http::Response::new(())) });
+    let call = |token: String| {
+        let svc = svc.clone();
+        async move {
+            let request = Request::get("/")
+                .header("authorization", format!("Bearer {token}"))
+                .body(())
+                .unwrap();
+            svc.oneshot(request).await.unwrap()
+        }
+    };
+    let by_old = old.sign(&claims("mallory-got-this", ""));
+    let by_kept = kept.sign(&claims("alice", ""));
+    for _ in 0..2 {
+        assert_eq!(call(by_old.clone()).await.status(), 200);
+        assert_eq!(call(by_kept.clone()).await.status(), 200);
+    }
+    assert_eq!(
+        v.stats().cache_hits,
+        2,
+        "both tokens are served from the cache"
+    );
+
+    // The operator pulls the old key; the next refresh (here: warm_up) sees it gone.
+    jwks.set_keys(vec![kept.jwk_json()]);
+    v.warm_up().await.unwrap();
+    let refused = call(by_old).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token", error_description="unknown signing key""#
+    );
+    // The kept key's token is still a cache hit.
+    let hits = v.stats().cache_hits;
+    assert_eq!(call(by_kept).await.status(), 200);
+    assert_eq!(v.stats().cache_hits, hits + 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn stale_keys_stop_serving_when_the_stale_window_ends() {
     let key = SigningKey::generate(Algorithm::EdDSA, "ed");
     let (server, _jwks) = start(vec![key.jwk_json()]).await;

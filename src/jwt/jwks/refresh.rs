@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use super::error::{KeySourceError, KeySourceErrorKind};
 use super::{discovery, fetch};
+use crate::jwt::cache::TokenCache;
 use crate::jwt::keys::{KeySet, parse_jwks};
 
 /// Where the keys come from.
@@ -82,6 +83,9 @@ pub(crate) struct RemoteKeys {
     generation: AtomicU64,
     fetches: AtomicU64,
     failures: AtomicU64,
+    /// The verified-token caches to tell when a key stops being published, with the issuer
+    /// each validator reads this set for.
+    removal_watchers: Mutex<Vec<(String, Weak<TokenCache>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -109,7 +113,16 @@ impl RemoteKeys {
             generation: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            removal_watchers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Has `cache` drop `issuer`'s tokens verified with a key as soon as a fetch no longer
+    /// finds it published.
+    pub(crate) fn watch_removals(&self, issuer: &str, cache: &Arc<TokenCache>) {
+        let mut watchers = lock(&self.removal_watchers);
+        watchers.retain(|(_, cache)| cache.strong_count() > 0);
+        watchers.push((issuer.to_owned(), Arc::downgrade(cache)));
     }
 
     pub(crate) fn location(&self) -> &Location {
@@ -119,6 +132,12 @@ impl RemoteKeys {
     /// The loaded set, without locking.
     pub(crate) fn load(&self) -> Guard<Option<Arc<Snapshot>>> {
         self.snapshot.load()
+    }
+
+    /// Test hook: a fetch completed (its outcome does not matter here).
+    #[cfg(test)]
+    pub(crate) fn complete_a_fetch(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// How many fetches have completed; read before [`load`](Self::load).
@@ -248,6 +267,10 @@ impl RemoteKeys {
                     refresh_in_s = ttl.as_secs(),
                     "key set fetched"
                 );
+                let removed_keys = previous
+                    .as_deref()
+                    .map(|p| p.keys.removed_in(&keys))
+                    .unwrap_or_default();
                 self.snapshot.store(Some(Arc::new(Snapshot {
                     keys,
                     fetched: SystemTime::now(),
@@ -255,6 +278,15 @@ impl RemoteKeys {
                     refresh_at: now + ttl.mul_f64(0.9),
                     serve_until: now + ttl + self.settings.stale_if_error,
                 })));
+                // A key no longer published (rotated out, or pulled after a compromise):
+                // the tokens it verified stop being served from the cache now.
+                if !removed_keys.is_empty() {
+                    for (issuer, cache) in lock(&self.removal_watchers).iter() {
+                        if let Some(cache) = cache.upgrade() {
+                            cache.drop_verified_by(issuer, &removed_keys);
+                        }
+                    }
+                }
                 self.negative.invalidate_all();
                 *lock(&self.last_failure) = None;
                 Ok(())

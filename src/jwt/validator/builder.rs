@@ -2,6 +2,7 @@
 //! verified once by `build()`, which does no I/O.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -331,6 +332,18 @@ impl ValidatorBuilder {
             }
             issuers.push(entry);
         }
+        let cache =
+            (self.cache_capacity > 0).then(|| Arc::new(TokenCache::new(self.cache_capacity)));
+        // Remote key sets tell the cache when they stop publishing a key, so that tokens
+        // verified with it stop being served at once.
+        #[cfg(feature = "remote")]
+        if let Some(cache) = &cache {
+            for issuer in &issuers {
+                if let SourceKind::Remote(remote) = &issuer.keys {
+                    remote.watch_removals(&issuer.issuer, cache);
+                }
+            }
+        }
         Ok(Validator::from_inner(Inner {
             issuers,
             algorithms: self.algorithms,
@@ -340,7 +353,7 @@ impl ValidatorBuilder {
             scope_claims: self.scope_claims,
             max_token_len: self.max_token_len,
             max_header_len: self.max_header_len,
-            cache: (self.cache_capacity > 0).then(|| TokenCache::new(self.cache_capacity)),
+            cache,
             counters: Counters::default(),
         }))
     }

@@ -66,6 +66,32 @@ impl NeedsKeys {
     }
 }
 
+/// Which load of a remote key set verified a token, so that the token is cached only if
+/// that set is still the current one (a token verified with a key removed meanwhile must not
+/// outlive the removal in the cache). Static keys never change.
+pub(super) struct KeySetVersion {
+    #[cfg(feature = "remote")]
+    remote: Option<(Arc<RemoteKeys>, u64)>,
+}
+
+impl KeySetVersion {
+    fn fixed() -> Self {
+        Self {
+            #[cfg(feature = "remote")]
+            remote: None,
+        }
+    }
+
+    /// Whether no fetch completed since the key set was read.
+    pub(super) fn is_current(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if let Some((remote, generation)) = &self.remote {
+            return remote.generation() == *generation;
+        }
+        true
+    }
+}
+
 impl IssuerEntry {
     /// Finds the key for a token's `kid` and `alg` and hands it to `verify`. Remote keys
     /// are narrowed to `allowed` here, as static ones are at build time; a remote set that
@@ -77,11 +103,11 @@ impl IssuerEntry {
         allowed: &[Algorithm],
         policy: FetchPolicy,
         verify: impl FnOnce(&VerifyingKey) -> Result<T, Failure>,
-    ) -> Result<T, Failure> {
+    ) -> Result<(T, KeySetVersion), Failure> {
         match &self.keys {
             SourceKind::Static(keys) => {
                 let _ = (allowed, policy);
-                verify(keys.select(kid, alg)?)
+                Ok((verify(keys.select(kid, alg)?)?, KeySetVersion::fixed()))
             }
             #[cfg(feature = "remote")]
             SourceKind::Remote(remote) => {
@@ -94,6 +120,9 @@ impl IssuerEntry {
                 let loaded = snapshot
                     .as_deref()
                     .filter(|s| s.usable(std::time::Instant::now()));
+                let version = || KeySetVersion {
+                    remote: Some((Arc::clone(remote), generation)),
+                };
                 let needs = |reason| {
                     Failure::NeedsKeys(NeedsKeys {
                         source: Arc::clone(remote),
@@ -103,7 +132,7 @@ impl IssuerEntry {
                 };
                 match (loaded, policy) {
                     (Some(loaded), policy) => match loaded.keys.select(kid, alg) {
-                        Ok(key) => verify(key),
+                        Ok(key) => Ok((verify(key)?, version())),
                         Err(TokenErrorKind::UnknownKey { kid: missing }) => match policy {
                             FetchPolicy::Allowed if remote.may_fetch_for(kid) => {
                                 Err(needs(Reason::UnknownKid))
@@ -130,5 +159,26 @@ impl IssuerEntry {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "remote"))]
+mod tests {
+    use super::*;
+    use crate::jwt::KeySource;
+
+    #[test]
+    fn a_version_stops_being_current_once_a_fetch_completes() {
+        let source = KeySource::jwks("https://id.example/jwks").build().unwrap();
+        let SourceKind::Remote(remote) = source.into_kind() else {
+            panic!("a JWKS URL is a remote source")
+        };
+        let version = KeySetVersion {
+            remote: Some((Arc::clone(&remote), remote.generation())),
+        };
+        assert!(version.is_current());
+        remote.complete_a_fetch();
+        assert!(!version.is_current());
+        assert!(KeySetVersion::fixed().is_current());
     }
 }

@@ -22,7 +22,7 @@ use jsonwebtoken::Algorithm;
 pub use self::builder::{Issuer, ValidatorBuilder};
 #[cfg(feature = "remote")]
 use self::lookup::NeedsKeys;
-use self::lookup::{Failure, FetchPolicy, IssuerEntry};
+use self::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
 use super::cache::{self, TokenCache};
 use super::error::{TokenError, TokenErrorKind};
 #[cfg(feature = "remote")]
@@ -94,7 +94,7 @@ pub(super) struct Inner {
     pub(super) scope_claims: Vec<String>,
     pub(super) max_token_len: usize,
     pub(super) max_header_len: usize,
-    pub(super) cache: Option<TokenCache>,
+    pub(super) cache: Option<Arc<TokenCache>>,
     pub(super) counters: Counters,
 }
 
@@ -247,7 +247,7 @@ impl Validator {
             inner.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
         }
         match inner.verify(token, now, FetchPolicy::Allowed) {
-            Ok(verified) => Step::Done(Ok(self.remember(key, verified, now))),
+            Ok((verified, version)) => Step::Done(Ok(self.remember(key, verified, &version, now))),
             Err(Failure::Token(e)) => Step::Done(self.record(Err(e))),
             #[cfg(feature = "remote")]
             Err(Failure::NeedsKeys(need)) => Step::NeedsKeys(need),
@@ -266,23 +266,27 @@ impl Validator {
             .as_ref()
             .map(|cache| (cache, cache::hash(token)));
         let result = match inner.verify(token, now, FetchPolicy::AfterFetch(fetched)) {
-            Ok(verified) => Ok(self.remember(key, verified, now)),
+            Ok((verified, version)) => Ok(self.remember(key, verified, &version, now)),
             Err(Failure::Token(e)) => Err(e),
             Err(Failure::NeedsKeys(_)) => Err(TokenErrorKind::KeysUnavailable.into()),
         };
         self.record(result)
     }
 
-    /// Caches a freshly verified token, unless it is not valid yet (nbf within the leeway).
+    /// Caches a freshly verified token, unless it is not valid yet (nbf within the leeway) or
+    /// its key set was replaced while it was being verified (the replacement may have removed
+    /// its key, and dropped that key's tokens before this one was inserted).
     fn remember(
         &self,
-        key: Option<(&TokenCache, cache::TokenHash)>,
+        key: Option<(&Arc<TokenCache>, cache::TokenHash)>,
         verified: VerifiedToken,
+        version: &KeySetVersion,
         now: i64,
     ) -> Arc<VerifiedToken> {
         let verified = Arc::new(verified);
         if let Some((cache, key)) = key
             && verified.not_before.is_none_or(|nbf| nbf <= now)
+            && version.is_current()
         {
             let ttl = verified
                 .expires_at

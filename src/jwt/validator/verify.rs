@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::super::claims;
 use super::super::error::{TokenError, TokenErrorKind};
 use super::Inner;
-use super::lookup::{Failure, FetchPolicy, IssuerEntry};
+use super::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
 use crate::principal::{Scopes, VerifiedToken, claim_at_path, unix_time};
 
 #[derive(serde::Deserialize)]
@@ -32,17 +32,19 @@ struct Signed<'a> {
     claims: Map<String, Value>,
     alg: Algorithm,
     key_id: Option<String>,
+    key_fingerprint: u64,
     token: &'a str,
 }
 
 impl Inner {
-    /// Checks one token: header, issuer, key and signature, then the claims.
+    /// Checks one token: header, issuer, key and signature, then the claims. Also says which
+    /// load of the issuer's keys verified it.
     pub(super) fn verify(
         &self,
         token: &str,
         now: i64,
         policy: FetchPolicy,
-    ) -> Result<VerifiedToken, Failure> {
+    ) -> Result<(VerifiedToken, KeySetVersion), Failure> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -100,18 +102,19 @@ impl Inner {
                         Err(TokenError::with_source(TokenErrorKind::InvalidSignature, e).into())
                     }
                 }
-                .map(|()| key.kid().map(str::to_owned))
+                .map(|()| (key.kid().map(str::to_owned), key.fingerprint()))
             })
-            .and_then(|key_id| {
+            .and_then(|((key_id, key_fingerprint), version)| {
                 let signed = Signed {
                     issuer,
                     issuer_name,
                     claims,
                     alg,
                     key_id,
+                    key_fingerprint,
                     token,
                 };
-                self.check_claims(signed, now)
+                self.check_claims(signed, now).map(|v| (v, version))
             })
     }
 
@@ -123,6 +126,7 @@ impl Inner {
             claims,
             alg,
             key_id,
+            key_fingerprint,
             token,
         } = signed;
         let expires_at =
@@ -193,6 +197,7 @@ impl Inner {
             jwt_id,
             algorithm: alg,
             key_id,
+            key_fingerprint,
             scopes,
             claims,
             raw: token.into(),
