@@ -23,6 +23,11 @@ pub(crate) fn hash(token: &str) -> TokenHash {
     out
 }
 
+/// How long an entry lives: its token's remaining lifetime, at most a day; nothing for zero.
+fn clamp_ttl(ttl: Duration) -> Option<Duration> {
+    (!ttl.is_zero()).then(|| ttl.min(MAX_TTL))
+}
+
 #[derive(Clone)]
 struct Entry {
     token: Arc<VerifiedToken>,
@@ -60,11 +65,9 @@ impl TokenCache {
 
     /// Caches `token` for `ttl` (clamped to a day); a zero TTL caches nothing.
     pub(crate) fn insert(&self, key: TokenHash, token: Arc<VerifiedToken>, ttl: Duration) {
-        if ttl.is_zero() {
-            return;
+        if let Some(ttl) = clamp_ttl(ttl) {
+            self.cache.insert(key, Entry { token, ttl });
         }
-        let ttl = ttl.min(MAX_TTL);
-        self.cache.insert(key, Entry { token, ttl });
     }
 
     pub(crate) fn remove(&self, key: &TokenHash) {
@@ -125,6 +128,15 @@ mod tests {
         assert!(cache.get(&hash("b1")).is_some(), "another issuer's key");
         cache.drop_verified_by("b", &[]);
         assert!(cache.get(&hash("b1")).is_some());
+    }
+
+    #[test]
+    fn no_entry_lives_longer_than_a_day() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(clamp_ttl(Duration::from_secs(3 * 86_400)), Some(day));
+        assert_eq!(clamp_ttl(day + Duration::from_secs(1)), Some(day));
+        assert_eq!(clamp_ttl(Duration::from_secs(60)), Some(Duration::from_secs(60)));
+        assert_eq!(clamp_ttl(Duration::ZERO), None);
     }
 
     #[test]
