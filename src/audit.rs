@@ -6,11 +6,13 @@
 //!
 //! | field | value |
 //! | --- | --- |
-//! | `layer` | `auth` (bearer token), `authz` (scopes, peers, policies) |
+//! | `layer` | `auth` (bearer token, service-token chain), `authz` (scopes, peers, policies), `mint` (an outbound service token) |
 //! | `decision` | `allow` or `deny` |
 //! | `reason` | a short, stable label: `authenticated`, `anonymous`, `allowed`, or the refusal's ([`Rejection::label`]) |
 //! | `method`, `path` | the request's |
-//! | `sub`, `iss` | the principal's subject and issuer |
+//! | `sub`, `iss` | the principal's subject and issuer (the end user's) |
+//! | `caller`, `chain` | the service that called, and every service the request came through in call order (`a > b > c`), when it came through services |
+//! | `audience` | the service an outbound token is minted for (`mint` only) |
 //! | `peer` | the client certificate's SPIFFE ID (else its subject) |
 //!
 //! Never token contents: no token, no claim values beyond `sub` and `iss`.
@@ -33,6 +35,8 @@ pub(crate) enum Layer {
     Auth,
     /// Authorization: scopes, peers, policies.
     Authz,
+    /// An outbound service token.
+    Mint,
 }
 
 impl Layer {
@@ -40,6 +44,7 @@ impl Layer {
         match self {
             Self::Auth => "auth",
             Self::Authz => "authz",
+            Self::Mint => "mint",
         }
     }
 }
@@ -82,6 +87,34 @@ pub(crate) fn record<B>(
         Outcome::Allow(reason) => ("allow", reason),
         Outcome::Deny(rejection) => ("deny", rejection.label()),
     };
+    emit(layer, request, principal, None, decision, reason, started);
+}
+
+/// Records a service token minted (`allow`) or refused (`deny`) for an outbound call to
+/// `audience`.
+pub(crate) fn record_mint<B>(
+    request: &Request<B>,
+    principal: Option<&Principal>,
+    audience: Option<&str>,
+    outcome: Result<(), &'static str>,
+    started: Started,
+) {
+    let (decision, reason) = match outcome {
+        Ok(()) => ("allow", "minted"),
+        Err(reason) => ("deny", reason),
+    };
+    emit(Layer::Mint, request, principal, audience, decision, reason, started);
+}
+
+fn emit<B>(
+    layer: Layer,
+    request: &Request<B>,
+    principal: Option<&Principal>,
+    audience: Option<&str>,
+    decision: &'static str,
+    reason: &'static str,
+    started: Started,
+) {
     // One field set for both levels; the values are only computed when the event is enabled.
     macro_rules! event {
         ($level:expr, $message:literal) => {
@@ -95,14 +128,18 @@ pub(crate) fn record<B>(
                 path = request.uri().path(),
                 sub = principal.and_then(Principal::subject),
                 iss = principal.map(Principal::issuer),
+                caller = principal.and_then(Principal::caller),
+                chain = principal.filter(|p| p.is_delegated()).map(|p| p.actor_chain().join(" > ")),
+                audience,
                 peer = peer_of(principal, request).as_ref().map(PeerIdentity::display_name),
                 $message
             )
         };
     }
-    match outcome {
-        Outcome::Allow(_) => event!(tracing::Level::DEBUG, "allowed"),
-        Outcome::Deny(_) => event!(tracing::Level::INFO, "denied"),
+    if decision == "allow" {
+        event!(tracing::Level::DEBUG, "allowed");
+    } else {
+        event!(tracing::Level::INFO, "denied");
     }
     #[cfg(feature = "metrics")]
     {

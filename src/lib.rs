@@ -94,6 +94,7 @@ mod rejection;
 // The layers.
 pub mod authz;
 pub mod jwt;
+pub mod mint;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
 pub mod mtls;

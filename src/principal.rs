@@ -24,11 +24,44 @@ use crate::peer::PeerIdentity;
 /// shared, and a token seen again (the verified-token cache) yields the same claims without
 /// another signature check.
 ///
-/// `Debug` never prints the token.
+/// # End user and calling services
+///
+/// A request may come from an end user directly (an identity provider's access token) or
+/// through other services of the mesh, each of which signed a service token that nests the
+/// token it received ([`mint`](crate::mint)). Either way:
+///
+/// - [`subject`](Self::subject), [`issuer`](Self::issuer), [`claim_set`](Self::claim_set)
+///   describe the end user (the innermost token), or the calling service itself when it
+///   acts on its own behalf;
+/// - [`scopes`](Self::scopes) are the end user's, narrowed by every hop;
+/// - [`caller`](Self::caller) and [`actor_chain`](Self::actor_chain) name the services the
+///   request came through, [`is_delegated`](Self::is_delegated) says whether there were any;
+/// - [`token`](Self::token), [`audiences`](Self::audiences), [`expires_at`](Self::expires_at)
+///   (the earliest in the chain), [`jwt_id`](Self::jwt_id), [`algorithm`](Self::algorithm),
+///   [`key_id`](Self::key_id) and [`certificate_thumbprint`](Self::certificate_thumbprint)
+///   describe the token this service received.
+///
+/// `Debug` never prints a token.
 #[derive(Clone)]
 pub struct Principal {
+    /// The end user's token (the innermost), or the only token there is.
     token: Arc<VerifiedToken>,
+    /// The services the request came through, when it came through any.
+    chain: Option<Arc<ServiceChain>>,
     peer: Option<PeerIdentity>,
+}
+
+/// What a verified chain of service tokens adds to a principal.
+pub(crate) struct ServiceChain {
+    /// The service token this service received: the outermost level.
+    pub(crate) received: Arc<VerifiedToken>,
+    /// The calling services, from the first (nearest the end user) to the one calling us.
+    pub(crate) actors: Vec<String>,
+    /// The earliest `exp` across every level.
+    pub(crate) expires_at: i64,
+    /// The SPIFFE ID the connection must prove, when the verifier binds the caller to its
+    /// peer.
+    pub(crate) bound_peer: Option<String>,
 }
 
 /// What the validator learned from one token; shared by every `Principal` made from it.
@@ -55,7 +88,59 @@ pub(crate) struct VerifiedToken {
 
 impl Principal {
     pub(crate) fn from_verified(token: Arc<VerifiedToken>) -> Self {
-        Self { token, peer: None }
+        Self {
+            token,
+            chain: None,
+            peer: None,
+        }
+    }
+
+    /// A principal that came through services: `user` is the innermost token (the end
+    /// user's, or the first service's own for a service acting for itself).
+    pub(crate) fn through_services(user: Arc<VerifiedToken>, chain: ServiceChain) -> Self {
+        Self {
+            token: user,
+            chain: Some(Arc::new(chain)),
+            peer: None,
+        }
+    }
+
+    /// The token this service received.
+    fn received(&self) -> &VerifiedToken {
+        match &self.chain {
+            Some(chain) => &chain.received,
+            None => &self.token,
+        }
+    }
+
+    /// The claims of the token this service received (for a chain, the outermost service
+    /// token's: its `act` is what the next hop nests).
+    pub(crate) fn received_claims(&self) -> &Map<String, Value> {
+        &self.received().claims
+    }
+
+    /// The SPIFFE ID the connection must prove for this principal, if any.
+    pub(crate) fn bound_peer(&self) -> Option<&str> {
+        self.chain.as_ref().and_then(|c| c.bound_peer.as_deref())
+    }
+
+    /// The service that called this one, when the request came through services: the `iss`
+    /// of the service token received.
+    pub fn caller(&self) -> Option<&str> {
+        self.chain.as_ref().and_then(|c| c.actors.last()).map(String::as_str)
+    }
+
+    /// The services the request came through, in call order: from the first service (the
+    /// one the end user called) to the [`caller`](Self::caller). Empty for a request that
+    /// came from the end user directly.
+    pub fn actor_chain(&self) -> &[String] {
+        self.chain.as_ref().map_or(&[], |c| &c.actors)
+    }
+
+    /// Whether the request came through other services (a service token) rather than from
+    /// the end user directly.
+    pub fn is_delegated(&self) -> bool {
+        self.chain.is_some()
     }
 
     pub(crate) fn with_peer(mut self, peer: Option<PeerIdentity>) -> Self {
@@ -74,7 +159,7 @@ impl Principal {
     /// certificate; check it yourself when calling [`Validator::validate`](crate::jwt::Validator::validate)
     /// directly.
     pub fn certificate_thumbprint(&self) -> Option<&str> {
-        self.token.cnf_x5t.as_deref()
+        self.received().cnf_x5t.as_deref()
     }
 
     /// The `sub` claim, if the token had one.
@@ -87,47 +172,58 @@ impl Principal {
         &self.token.issuer
     }
 
-    /// The `aud` claim, as a list whether the token had a string or an array.
+    /// The `aud` claim of the token received, as a list whether the token had a string or
+    /// an array.
     pub fn audiences(&self) -> &[String] {
-        &self.token.audiences
+        &self.received().audiences
     }
 
-    /// The `exp` claim.
+    /// The `exp` claim of the token received; through services, the earliest `exp` of the
+    /// chain.
     pub fn expires_at(&self) -> SystemTime {
-        unix_time(self.token.expires_at)
+        unix_time(self.expires_at_secs())
     }
 
-    /// The `nbf` claim, if present.
+    pub(crate) fn expires_at_secs(&self) -> i64 {
+        match &self.chain {
+            Some(chain) => chain.expires_at,
+            None => self.token.expires_at,
+        }
+    }
+
+    /// The `nbf` claim of the token received, if present.
     pub fn not_before(&self) -> Option<SystemTime> {
-        self.token.not_before.map(unix_time)
+        self.received().not_before.map(unix_time)
     }
 
-    /// The `iat` claim, if present.
+    /// The `iat` claim of the token received, if present.
     pub fn issued_at(&self) -> Option<SystemTime> {
-        self.token.issued_at.map(unix_time)
+        self.received().issued_at.map(unix_time)
     }
 
-    /// The `jti` claim, if present.
+    /// The `jti` claim of the token received, if present.
     pub fn jwt_id(&self) -> Option<&str> {
-        self.token.jwt_id.as_deref()
+        self.received().jwt_id.as_deref()
     }
 
-    /// The algorithm the token was verified with.
+    /// The algorithm the token received was verified with.
     pub fn algorithm(&self) -> Algorithm {
-        self.token.algorithm
+        self.received().algorithm
     }
 
-    /// The `kid` of the key that verified the token, if the key had one.
+    /// The `kid` of the key that verified the token received, if the key had one.
     pub fn key_id(&self) -> Option<&str> {
-        self.token.key_id.as_deref()
+        self.received().key_id.as_deref()
     }
 
-    /// The scopes, normalised from `scope`, `scp` and any configured extra claims.
+    /// The scopes, normalised from `scope`, `scp` and any configured extra claims; through
+    /// services, the end user's scopes as narrowed by every hop (those of the token
+    /// received).
     pub fn scopes(&self) -> &Scopes {
-        &self.token.scopes
+        &self.received().scopes
     }
 
-    /// The whole claim set, as JSON.
+    /// The end user's whole claim set, as JSON.
     pub fn claim_set(&self) -> &Map<String, Value> {
         &self.token.claims
     }
@@ -160,19 +256,25 @@ impl Principal {
         &self.token
     }
 
-    /// The raw bearer token this principal was verified from, for onward calls.
+    /// The raw bearer token this service received (for a chain, the outermost service
+    /// token), which a service token for an onward call embeds.
     ///
     /// # Security
     ///
     /// This is a credential: do not log it.
     pub fn token(&self) -> &str {
-        &self.token.raw
+        &self.received().raw
     }
 }
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Principal").field(&self.token).finish()
+        let mut d = f.debug_tuple("Principal");
+        d.field(&self.token);
+        if let Some(chain) = &self.chain {
+            d.field(&chain.actors);
+        }
+        d.finish()
     }
 }
 

@@ -174,6 +174,37 @@ token_error_kinds! {
     /// The layer requires certificate-bound tokens and the token carries no `cnf.x5t#S256`.
     #[error("token is not bound to the client certificate")]
     UnboundToken => "unbound_token", InvalidToken, "certificate-bound token required";
+    /// A service token's chain names different subjects at two levels (a hop claimed to act
+    /// for another user than the token it embeds).
+    #[error("service token chain subjects differ")]
+    SubjectMismatch => "subject_mismatch", InvalidToken, "token chain subjects differ";
+    /// A service token grants a scope that the token it embeds does not (a hop may narrow
+    /// scopes, never widen them).
+    #[error("service token widens the scopes of the token it embeds")]
+    ScopeWidened => "scope_widened", InvalidToken, "token chain widens scopes";
+    /// A service token's `act` does not name its issuer, or does not nest the actors of the
+    /// token it embeds.
+    #[error("service token actor chain does not match its hops")]
+    ActorMismatch => "actor_mismatch", InvalidToken, "token chain actors differ";
+    /// A service token nests more levels than the verifier accepts.
+    #[error("service token chain of {depth} levels exceeds {max}")]
+    ChainTooDeep {
+        /// Levels seen (at least).
+        depth: usize,
+        /// The configured bound.
+        max: usize,
+    } => "chain_too_deep", InvalidToken, "token chain too deep";
+    /// A token whose `jti` was seen before within its lifetime (the replay guard is on).
+    #[error("token was used before")]
+    Replayed => "replayed", InvalidToken, "token replayed";
+    /// The replay guard could not be asked (its store is unreachable): the verifier fails
+    /// closed (503, gRPC `UNAVAILABLE`).
+    #[error("the replay guard is unavailable")]
+    ReplayGuardUnavailable => "replay_guard_unavailable", Unavailable, "replay check unavailable";
+    /// The verifier binds a service token's issuer to the connection's peer, and the
+    /// connection proved another SPIFFE ID, or none.
+    #[error("service token issuer is not the connection's peer")]
+    CallerNotPeer => "caller_not_peer", InvalidToken, "token issuer is not the peer";
 }
 
 impl Refusal for TokenError {

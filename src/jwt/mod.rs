@@ -65,7 +65,7 @@ mod layer;
 mod service;
 mod source;
 mod validator;
-mod verifier;
+pub(crate) mod verifier;
 
 #[doc(inline)]
 pub use self::error::{ConfigError, ConfigErrorKind, TokenError, TokenErrorKind};
@@ -89,6 +89,7 @@ pub use self::validator::{
     DEFAULT_LEEWAY, DEFAULT_MAX_HEADER_LEN, DEFAULT_MAX_TOKEN_LEN, DEFAULT_TOKEN_CACHE_CAPACITY,
     Issuer, Validator, ValidatorBuilder, ValidatorStats,
 };
+pub(crate) use self::validator::{SERVICE_TOKEN_TYPE, header_type};
 #[doc(inline)]
 pub use self::verifier::{Attempt, Verifier};
 pub use jsonwebtoken::Algorithm;

@@ -182,6 +182,17 @@ fn bind<V>(
     extensions: &http::Extensions,
 ) -> Result<Principal, TokenError> {
     let peer = peer_identity(extensions);
+    // A service token bound to its issuer's workload: the connection must prove that
+    // SPIFFE ID, so a token replayed from another workload fails.
+    if let Some(required) = principal.bound_peer() {
+        let proven = peer
+            .as_ref()
+            .and_then(|p| p.spiffe_id())
+            .map(|id| id.as_str());
+        if proven != Some(required) {
+            return Err(TokenErrorKind::CallerNotPeer.into());
+        }
+    }
     let presented = peer.as_ref().and_then(|p| p.thumbprint_sha256());
     match (principal.certificate_thumbprint(), presented) {
         (Some(bound), Some(presented)) if bound == presented => Ok(principal.with_peer(peer)),

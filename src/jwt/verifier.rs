@@ -26,7 +26,8 @@ impl<F> fmt::Debug for Attempt<F> {
     }
 }
 
-mod sealed {
+/// Seals [`Verifier`]: implemented next to each verifier of the crate.
+pub(crate) mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::jwt::Validator {}
 }

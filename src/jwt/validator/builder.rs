@@ -180,6 +180,7 @@ impl fmt::Debug for Issuer {
 #[must_use]
 pub struct ValidatorBuilder {
     issuers: Vec<Issuer>,
+    service_tokens: bool,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     required_type: Option<String>,
@@ -195,6 +196,7 @@ impl ValidatorBuilder {
     pub(super) fn new(first: Issuer) -> Self {
         Self {
             issuers: vec![first],
+            service_tokens: false,
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             leeway: DEFAULT_LEEWAY,
             required_type: None,
@@ -235,6 +237,13 @@ impl ValidatorBuilder {
     /// Takes the first issuer's keys from a source; see [`Issuer::key_source`].
     pub fn key_source(mut self, source: KeySource) -> Self {
         self.first_issuer(|i| i.key_source(source));
+        self
+    }
+
+    /// Makes this a validator of service tokens (`typ` `svc+jwt`) only, for the service-token
+    /// verifier; every other validator refuses them.
+    pub(crate) fn for_service_tokens(mut self) -> Self {
+        self.service_tokens = true;
         self
     }
 
@@ -349,6 +358,7 @@ impl ValidatorBuilder {
             algorithms: self.algorithms,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             required_type: self.required_type,
+            service_tokens: self.service_tokens,
             required_claims: self.required_claims,
             scope_claims: self.scope_claims,
             max_token_len: self.max_token_len,

@@ -20,6 +20,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 
 pub use self::builder::{Issuer, ValidatorBuilder};
+pub(crate) use self::verify::{SERVICE_TOKEN_TYPE, header_type};
 #[cfg(feature = "remote")]
 use self::lookup::NeedsKeys;
 use self::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
@@ -90,6 +91,9 @@ pub(super) struct Inner {
     pub(super) algorithms: Vec<Algorithm>,
     pub(super) leeway: i64,
     pub(super) required_type: Option<String>,
+    /// Whether this validator checks service tokens (`typ` `svc+jwt`) and nothing else; an
+    /// ordinary validator refuses them.
+    pub(super) service_tokens: bool,
     pub(super) required_claims: Vec<String>,
     pub(super) scope_claims: Vec<String>,
     pub(super) max_token_len: usize,
@@ -196,6 +200,34 @@ impl Validator {
     /// The longest token accepted, in bytes.
     pub fn max_token_len(&self) -> usize {
         self.inner.max_token_len
+    }
+
+    /// The longest encoded header accepted, in bytes.
+    pub(crate) fn max_header_len(&self) -> usize {
+        self.inner.max_header_len
+    }
+
+    /// The synchronous part of a validation, for verifiers built on this one (service-token
+    /// chains): a verified token, or why not, or `None` when remote keys must be fetched
+    /// first (then [`validate_verified`](Self::validate_verified) finishes it).
+    pub(crate) fn try_now(&self, token: &str) -> Option<Result<Arc<VerifiedToken>, TokenError>> {
+        match self.step(token, unix_now()) {
+            Step::Done(result) => Some(result),
+            #[cfg(feature = "remote")]
+            Step::NeedsKeys(_) => None,
+        }
+    }
+
+    /// A whole validation, waiting for keys when it must, yielding the verified token.
+    pub(crate) async fn validate_verified(
+        &self,
+        token: &str,
+    ) -> Result<Arc<VerifiedToken>, TokenError> {
+        match self.step(token, unix_now()) {
+            Step::Done(result) => result,
+            #[cfg(feature = "remote")]
+            Step::NeedsKeys(need) => self.finish(token, need).await,
+        }
     }
 
     fn count_rejection(&self, error: &TokenError) {

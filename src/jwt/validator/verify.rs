@@ -69,11 +69,17 @@ impl Inner {
         if header.crit.is_some() {
             return Err(TokenErrorKind::UnsupportedCritical.into());
         }
-        if let Some(required) = &self.required_type {
-            let typ = header.typ.as_deref().map(normalize_type);
-            if typ.as_deref() != Some(required.as_str()) {
-                return Err(TokenErrorKind::InvalidType.into());
-            }
+        // Explicit typing (RFC 8725 §3.11): a service token never passes where another token
+        // is expected, nor another token where a service token is.
+        let typ = header.typ.as_deref().map(normalize_type);
+        let is_service_token = typ.as_deref() == Some(SERVICE_TOKEN_TYPE);
+        if is_service_token != self.service_tokens {
+            return Err(TokenErrorKind::InvalidType.into());
+        }
+        if let Some(required) = &self.required_type
+            && typ.as_deref() != Some(required.as_str())
+        {
+            return Err(TokenErrorKind::InvalidType.into());
         }
 
         // The issuer picks the key set, so `iss` is read before the signature is checked;
@@ -204,6 +210,26 @@ impl Inner {
             cnf_x5t,
         })
     }
+}
+
+/// The `typ` of meshward's service tokens (see the manual's service-token chapter).
+pub(crate) const SERVICE_TOKEN_TYPE: &str = "svc+jwt";
+
+/// The normalised `typ` of a token's header, read without verifying anything: which kind of
+/// token it claims to be, to pick the verifier. `None` when there is none or the header is
+/// not readable (the verifier then refuses the token itself).
+pub(crate) fn header_type(token: &str, max_header_len: usize) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct TypOnly {
+        #[serde(default)]
+        typ: Option<String>,
+    }
+    let header = token.split('.').next()?;
+    if header.len() > max_header_len {
+        return None;
+    }
+    let parsed: TypOnly = decode_json(header).ok()?;
+    parsed.typ.as_deref().map(normalize_type)
 }
 
 pub(super) fn expired(exp: i64, now: i64) -> TokenErrorKind {

@@ -1,0 +1,133 @@
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, Uri};
+use tower_layer::Layer;
+
+use super::service::Mint;
+use super::signer::ServiceSigner;
+
+type AudienceFn = dyn Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync;
+
+/// Signs every outbound request with a fresh service token: wrap a client (a hyper-util
+/// client, a tonic `Channel`, any `Service<http::Request<B>>`) in it.
+///
+/// For each request it reads the [`Principal`](crate::Principal) the application put in the
+/// request's extensions (the caller this service is serving), mints a token for the
+/// audience, and sets `Authorization: Bearer …`, marked sensitive. Tokens are reused per
+/// audience, received token and scopes until shortly before they expire.
+///
+/// Passing the principal on is one line in a handler:
+///
+/// ```
+/// # fn f(principal: meshward::Principal) {
+/// // axum or hyper: an outbound http::Request.
+/// let mut request = http::Request::get("https://inventory.internal/items/7").body(()).unwrap();
+/// request.extensions_mut().insert(principal.clone());
+/// # #[cfg(feature = "tonic")] {
+/// // tonic: the request's extensions travel with it.
+/// let mut call = tonic::Request::new(());
+/// call.extensions_mut().insert(principal);
+/// # }
+/// # }
+/// ```
+///
+/// A request without a principal is refused (the call fails with a
+/// [`MintError`](super::MintError), nothing is sent) unless
+/// [`as_service_without_principal`](Self::as_service_without_principal) is named.
+#[derive(Clone)]
+#[must_use]
+pub struct MintLayer {
+    config: Arc<Config>,
+}
+
+/// What a [`MintLayer`] was configured with; read by `service.rs`.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) signer: ServiceSigner,
+    pub(crate) audience: Audience,
+    pub(crate) narrowed: Option<Vec<String>>,
+    pub(crate) as_service: bool,
+}
+
+#[derive(Clone)]
+pub(crate) enum Audience {
+    Fixed(String),
+    From(Arc<AudienceFn>),
+}
+
+impl MintLayer {
+    /// Mints tokens addressed to `audience` (the target service's identity) on every
+    /// request.
+    pub fn new(signer: ServiceSigner, audience: impl Into<String>) -> Self {
+        Self::with(signer, Audience::Fixed(audience.into()))
+    }
+
+    /// Mints tokens addressed to whatever `audience` answers for each request's URI and
+    /// headers (the target's identity from the request's authority, say); `None` refuses
+    /// the call.
+    pub fn with_audience_fn<F>(signer: ServiceSigner, audience: F) -> Self
+    where
+        F: Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync + 'static,
+    {
+        Self::with(signer, Audience::From(Arc::new(audience)))
+    }
+
+    fn with(signer: ServiceSigner, audience: Audience) -> Self {
+        Self {
+            config: Arc::new(Config {
+                signer,
+                audience,
+                narrowed: None,
+                as_service: false,
+            }),
+        }
+    }
+
+    /// Passes on only the principal's scopes that are among `scopes` (a hop may narrow the
+    /// scopes it passes on, never widen them).
+    pub fn narrow_scopes<I>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        Arc::make_mut(&mut self.config).narrowed =
+            Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Calls without a principal go out with a token of the service acting for itself
+    /// (`sub` = the service, no embedded token) instead of failing.
+    ///
+    /// # Security
+    ///
+    /// Such a call carries the service's own authority, not a user's: make sure the
+    /// requests that reach this client without a principal are meant to.
+    pub fn as_service_without_principal(mut self) -> Self {
+        Arc::make_mut(&mut self.config).as_service = true;
+        self
+    }
+}
+
+impl<S> Layer<S> for MintLayer {
+    type Service = Mint<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Mint::new(inner, Arc::clone(&self.config))
+    }
+}
+
+impl fmt::Debug for MintLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let audience = match &self.config.audience {
+            Audience::Fixed(a) => a.as_str(),
+            Audience::From(_) => "<fn>",
+        };
+        f.debug_struct("MintLayer")
+            .field("signer", &self.config.signer)
+            .field("audience", &audience)
+            .field("narrowed", &self.config.narrowed)
+            .field("as_service", &self.config.as_service)
+            .finish()
+    }
+}
