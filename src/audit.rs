@@ -103,7 +103,15 @@ pub(crate) fn record_mint<B>(
         Ok(()) => ("allow", "minted"),
         Err(reason) => ("deny", reason),
     };
-    emit(Layer::Mint, request, principal, audience, decision, reason, started);
+    emit(
+        Layer::Mint,
+        request,
+        principal,
+        audience,
+        decision,
+        reason,
+        started,
+    );
 }
 
 fn emit<B>(

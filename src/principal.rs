@@ -127,7 +127,10 @@ impl Principal {
     /// The service that called this one, when the request came through services: the `iss`
     /// of the service token received.
     pub fn caller(&self) -> Option<&str> {
-        self.chain.as_ref().and_then(|c| c.actors.last()).map(String::as_str)
+        self.chain
+            .as_ref()
+            .and_then(|c| c.actors.last())
+            .map(String::as_str)
     }
 
     /// The services the request came through, in call order: from the first service (the

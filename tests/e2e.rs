@@ -14,6 +14,8 @@ mod grpc;
 mod jwks;
 #[path = "e2e/jwt.rs"]
 mod jwt;
+#[path = "e2e/mint.rs"]
+mod mint;
 #[path = "e2e/mtls.rs"]
 mod mtls;
 #[path = "e2e/oidc.rs"]

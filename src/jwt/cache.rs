@@ -135,7 +135,10 @@ mod tests {
         let day = Duration::from_secs(86_400);
         assert_eq!(clamp_ttl(Duration::from_secs(3 * 86_400)), Some(day));
         assert_eq!(clamp_ttl(day + Duration::from_secs(1)), Some(day));
-        assert_eq!(clamp_ttl(Duration::from_secs(60)), Some(Duration::from_secs(60)));
+        assert_eq!(
+            clamp_ttl(Duration::from_secs(60)),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(clamp_ttl(Duration::ZERO), None);
     }
 

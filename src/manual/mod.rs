@@ -5,8 +5,10 @@
 //! - [`_02_jwt_attacks`]: the JWT attack catalogue and how each attack is refused.
 //! - [`_03_defaults`]: every default, and the reason for it.
 //! - [`_04_behind_a_proxy`]: client identity through a TLS-terminating proxy (XFCC).
+//! - [`_05_service_tokens`]: the service-token format, a language-neutral specification.
 
 pub mod _01_threat_model;
 pub mod _02_jwt_attacks;
 pub mod _03_defaults;
 pub mod _04_behind_a_proxy;
+pub mod _05_service_tokens;

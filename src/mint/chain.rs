@@ -79,7 +79,10 @@ struct Inner {
 enum Now {
     Done(Result<Principal, TokenError>),
     /// A level's keys must be fetched first: which validator, and the token of that level.
-    NeedsKeys { user: bool, token: String },
+    NeedsKeys {
+        user: bool,
+        token: String,
+    },
 }
 
 impl From<TokenErrorKind> for Now {
@@ -198,10 +201,13 @@ impl ServiceTokenVerifier {
             }
             let current = match holder.as_deref() {
                 None => token,
-                Some(level) => subject_token(&level.claims).ok().flatten().unwrap_or_default(),
+                Some(level) => subject_token(&level.claims)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
             };
             let level = verified_now!(inner.services, current, false);
-            if !level.audiences.iter().any(|a| *a == expected_audience) {
+            if !level.audiences.contains(&expected_audience) {
                 return TokenErrorKind::InvalidAudience {
                     expected: vec![expected_audience],
                 }
@@ -233,8 +239,7 @@ impl ServiceTokenVerifier {
                     break None;
                 }
                 Some(embedded)
-                    if header_type(embedded, max_header).as_deref()
-                        == Some(SERVICE_TOKEN_TYPE) =>
+                    if header_type(embedded, max_header).as_deref() == Some(SERVICE_TOKEN_TYPE) =>
                 {
                     // The hop below was addressed to the service that embedded it.
                     expected_audience = level.issuer.clone();
@@ -355,7 +360,9 @@ impl Verifier for ServiceTokenVerifier {
             Now::NeedsKeys { .. } => {
                 let this = self.clone();
                 let token = token.to_owned();
-                Attempt::Pending(Box::pin(async move { this.check_with_fetches(&token).await }))
+                Attempt::Pending(Box::pin(
+                    async move { this.check_with_fetches(&token).await },
+                ))
             }
         }
     }

@@ -128,7 +128,9 @@ impl SigningKey {
                     &point,
                 )
                 .map_err(|_| invalid("the EC key's parts do not belong together"))?;
-                let der = pair.to_pkcs8v1().map_err(|_| invalid("cannot encode the key"))?;
+                let der = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| invalid("cannot encode the key"))?;
                 (EncodingKey::from_ec_der(der.as_ref()), Algorithm::ES256)
             }
             (Some("OKP"), Some("Ed25519")) => {
@@ -137,7 +139,9 @@ impl SigningKey {
                 if pair.public_key().as_ref() != field("x")?.as_slice() {
                     return Err(invalid("the Ed25519 key's parts do not belong together"));
                 }
-                let der = pair.to_pkcs8v1().map_err(|_| invalid("cannot encode the key"))?;
+                let der = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| invalid("cannot encode the key"))?;
                 (EncodingKey::from_ed_der(der.as_ref()), Algorithm::EdDSA)
             }
             _ => return Err(invalid("only EC P-256 and Ed25519 private JWKs are read")),
@@ -221,7 +225,9 @@ fn public_jwk(encoding: &EncodingKey, alg: Algorithm) -> Result<Value, MintConfi
             let mut value =
                 serde_json::to_value(jwk).map_err(|_| invalid("cannot describe the public key"))?;
             if let Some(map) = value.as_object_mut() {
-                map.retain(|name, _| matches!(name.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e"));
+                map.retain(|name, _| {
+                    matches!(name.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e")
+                });
             }
             value
         }
@@ -291,7 +297,9 @@ mod tests {
         let mut wrong = jwk.clone();
         wrong["x"] = jwk["y"].clone();
         assert_eq!(
-            SigningKey::from_jwk_json(&wrong.to_string()).unwrap_err().kind(),
+            SigningKey::from_jwk_json(&wrong.to_string())
+                .unwrap_err()
+                .kind(),
             &MintConfigErrorKind::InvalidKey {
                 reason: "the EC key's parts do not belong together"
             }

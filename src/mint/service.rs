@@ -97,7 +97,9 @@ fn mint(
     let signer = &config.signer;
     match (principal, &config.narrowed) {
         (Some(p), None) => signer.mint(p, audience),
-        (Some(p), Some(scopes)) => signer.mint_narrowed(p, audience, scopes.iter().map(String::as_str)),
+        (Some(p), Some(scopes)) => {
+            signer.mint_narrowed(p, audience, scopes.iter().map(String::as_str))
+        }
         (None, _) if config.as_service => signer.mint_as_service(audience),
         (None, _) => Err(MintErrorKind::NoPrincipal.into()),
     }

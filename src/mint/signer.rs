@@ -355,7 +355,11 @@ impl ServiceSigner {
     /// # Errors
     ///
     /// As [`rotate`](Self::rotate).
-    pub fn rotate_at(&self, key: SigningKey, signs_from: SystemTime) -> Result<(), MintConfigError> {
+    pub fn rotate_at(
+        &self,
+        key: SigningKey,
+        signs_from: SystemTime,
+    ) -> Result<(), MintConfigError> {
         let mut ring = self
             .inner
             .ring
@@ -495,7 +499,10 @@ impl fmt::Debug for ServiceSigner {
             .unwrap_or_else(PoisonError::into_inner);
         f.debug_struct("ServiceSigner")
             .field("identity", &self.inner.identity)
-            .field("kids", &ring.iter().map(|k| k.key.kid()).collect::<Vec<_>>())
+            .field(
+                "kids",
+                &ring.iter().map(|k| k.key.kid()).collect::<Vec<_>>(),
+            )
             .field("lifetime", &self.inner.lifetime)
             .finish_non_exhaustive()
     }

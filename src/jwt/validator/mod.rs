@@ -20,10 +20,10 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 
 pub use self::builder::{Issuer, ValidatorBuilder};
-pub(crate) use self::verify::{SERVICE_TOKEN_TYPE, header_type};
 #[cfg(feature = "remote")]
 use self::lookup::NeedsKeys;
 use self::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
+pub(crate) use self::verify::{SERVICE_TOKEN_TYPE, header_type};
 use super::cache::{self, TokenCache};
 use super::error::{TokenError, TokenErrorKind};
 #[cfg(feature = "remote")]

@@ -184,6 +184,19 @@ impl Inner {
         let mut scopes = Scopes::default();
         for name in ["scope", "scp"] {
             if let Some(value) = claims.get(name) {
+                // A space-delimited string (RFC 8693) or an array of strings (`scp`):
+                // anything else is a malformed claim, not "no scopes".
+                let well_formed = match value {
+                    Value::String(_) => true,
+                    Value::Array(items) => items.iter().all(Value::is_string),
+                    _ => false,
+                };
+                if !well_formed {
+                    return Err(TokenErrorKind::InvalidClaim {
+                        claim: name.to_owned(),
+                    }
+                    .into());
+                }
                 scopes.insert_value(value);
             }
         }

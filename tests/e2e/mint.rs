@@ -1,0 +1,899 @@
+//! Service tokens: chains of 1, 2 and 3 hops accepted; every tampering refused with its
+//! status, gRPC code and reason; garbage in every claim a 401, never a panic; rotation under
+//! traffic; the minted-token cache.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use jsonwebtoken::Algorithm;
+use meshward::jwt::{
+    AuthLayer, KeySet, KeySource, TokenError, TokenErrorKind, Validator, VerifyingKey,
+};
+use meshward::mint::{
+    InMemoryReplayGuard, ServiceSigner, ServiceTokenVerifier, ServiceTokenVerifierBuilder,
+    SigningKey as ServiceKey,
+};
+use meshward::{Principal, Rejection};
+use serde_json::{Value, json};
+use tower::{ServiceBuilder, ServiceExt};
+
+use crate::support::*;
+
+pub const GATEWAY: &str = "spiffe://mesh.test/ns/edge/sa/gateway";
+pub const ORDERS: &str = "spiffe://mesh.test/ns/shop/sa/orders";
+pub const INVENTORY: &str = "spiffe://mesh.test/ns/shop/sa/inventory";
+pub const WAREHOUSE: &str = "spiffe://mesh.test/ns/shop/sa/warehouse";
+/// The audience of the end users' access tokens: the gateway's API.
+pub const EDGE_API: &str = "shop-api";
+
+/// A service of the test mesh: its signer, and the raw key to forge with.
+pub struct Svc {
+    pub id: &'static str,
+    pub signer: ServiceSigner,
+    pub raw: SigningKey,
+}
+
+impl Svc {
+    pub fn new(id: &'static str) -> Self {
+        let raw = SigningKey::generate(Algorithm::ES256, &format!("{id}#1"));
+        let key = ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid(&raw.kid);
+        let signer = ServiceSigner::builder(id, key).build().unwrap();
+        Self { id, signer, raw }
+    }
+
+    pub fn keys(&self) -> KeySource {
+        KeySource::from_keys(
+            KeySet::from_jwks_json(&self.signer.published_jwks().to_string()).unwrap(),
+        )
+    }
+
+    /// Signs `claims` as this service would, header and all, without any check.
+    pub fn forge(&self, claims: &Value) -> String {
+        let header = json!({"alg": "ES256", "kid": self.raw.kid, "typ": "svc+jwt"});
+        self.raw.sign_with_header(Algorithm::ES256, &header, claims)
+    }
+
+    /// A well-formed claim set of a hop from this service to `aud`, embedding `below`.
+    pub fn hop(
+        &self,
+        aud: &str,
+        sub: &str,
+        scope: &str,
+        below: Option<&str>,
+        act_below: Option<Value>,
+    ) -> Value {
+        let now = now();
+        let mut act = json!({"sub": self.id});
+        if let Some(nested) = act_below {
+            act["act"] = nested;
+        }
+        let mut claims = json!({
+            "iss": self.id, "aud": aud, "sub": sub, "iat": now, "exp": now + 60,
+            "jti": format!("{}-{}", self.id, rand_id()), "act": act, "scope": scope,
+        });
+        if let Some(below) = below {
+            claims["subject_token"] = json!(below);
+        }
+        claims
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+pub struct Mesh {
+    pub idp: SigningKey,
+    pub gateway: Svc,
+    pub orders: Svc,
+    pub inventory: Svc,
+}
+
+impl Mesh {
+    pub fn new() -> Self {
+        Self {
+            idp: SigningKey::generate(Algorithm::ES256, "idp-1"),
+            gateway: Svc::new(GATEWAY),
+            orders: Svc::new(ORDERS),
+            inventory: Svc::new(INVENTORY),
+        }
+    }
+
+    /// The identity provider's validator: end users' tokens for the edge API.
+    pub fn users(&self) -> Validator {
+        Validator::builder(ISSUER, [EDGE_API])
+            .add_key(VerifyingKey::from_jwk_json(&self.idp.jwk_json().to_string()).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    pub fn user_token(&self, sub: &str, scope: &str) -> String {
+        let mut claims = claims(sub, scope);
+        claims["aud"] = json!(EDGE_API);
+        self.idp.sign(&claims)
+    }
+
+    /// The verifier of a service trusting the three services above and the identity
+    /// provider.
+    pub fn verifier(&self, identity: &str) -> ServiceTokenVerifierBuilder {
+        ServiceTokenVerifier::builder(identity)
+            .trust_service(GATEWAY, self.gateway.keys())
+            .trust_service(ORDERS, self.orders.keys())
+            .trust_service(INVENTORY, self.inventory.keys())
+            .user_tokens(self.users())
+    }
+
+    /// A real chain: the user's token verified at the gateway, then minted hop by hop.
+    /// Returns the token each hop received: [gateway→orders, orders→inventory,
+    /// inventory→warehouse].
+    pub async fn chain(&self, user: &str, scope: &str) -> Vec<String> {
+        let at_gateway = self
+            .users()
+            .validate(&self.user_token(user, scope))
+            .await
+            .unwrap();
+        let to_orders = self.gateway.signer.mint(&at_gateway, ORDERS).unwrap();
+        let at_orders = self
+            .verifier(ORDERS)
+            .build()
+            .unwrap()
+            .verify(to_orders.as_str())
+            .await
+            .unwrap();
+        let to_inventory = self.orders.signer.mint(&at_orders, INVENTORY).unwrap();
+        let at_inventory = self
+            .verifier(INVENTORY)
+            .build()
+            .unwrap()
+            .verify(to_inventory.as_str())
+            .await
+            .unwrap();
+        let to_warehouse = self
+            .inventory
+            .signer
+            .mint(&at_inventory, WAREHOUSE)
+            .unwrap();
+        vec![
+            to_orders.as_str().to_owned(),
+            to_inventory.as_str().to_owned(),
+            to_warehouse.as_str().to_owned(),
+        ]
+    }
+}
+
+/// The status, challenge, gRPC code and reason label an AuthLayer answers `token` with.
+async fn answer(
+    verifier: &ServiceTokenVerifier,
+    token: &str,
+) -> (u16, Option<String>, String, String) {
+    let svc = ServiceBuilder::new()
+        .layer(AuthLayer::new(verifier.clone()))
+        .service_fn(|request: Request<()>| async move {
+            let principal = request.extensions().get::<Principal>().cloned().unwrap();
+            Ok::<_, Infallible>(Response::new(format!(
+                "{}|{}",
+                principal.subject().unwrap_or("-"),
+                principal.actor_chain().join(">")
+            )))
+        });
+    let http = svc
+        .clone()
+        .oneshot(
+            Request::get("/")
+                .header("authorization", format!("Bearer {token}"))
+                .body(())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let grpc = svc
+        .oneshot(
+            Request::post("/shop.Inventory/Reserve")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/grpc")
+                .body(())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let code = grpc
+        .headers()
+        .get("grpc-status")
+        .map_or_else(|| "0".to_owned(), |v| v.to_str().unwrap().to_owned());
+    let reason = http
+        .extensions()
+        .get::<Rejection>()
+        .map_or_else(|| http.body().clone(), |r| r.label().to_owned());
+    let challenge = http
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (http.status().as_u16(), challenge, code, reason)
+}
+
+fn kind(result: Result<Principal, TokenError>) -> TokenErrorKind {
+    result.unwrap_err().kind().clone()
+}
+
+#[tokio::test]
+async fn chains_of_one_two_and_three_hops_are_accepted() {
+    let mesh = Mesh::new();
+    let warehouse = Svc::new(WAREHOUSE);
+    let chain = mesh.chain("alice", "orders:read orders:write").await;
+
+    let at_orders = mesh
+        .verifier(ORDERS)
+        .build()
+        .unwrap()
+        .verify(&chain[0])
+        .await
+        .unwrap();
+    assert_eq!(at_orders.subject(), Some("alice"));
+    assert_eq!(at_orders.issuer(), ISSUER, "the end user's issuer");
+    assert_eq!(at_orders.caller(), Some(GATEWAY));
+    assert_eq!(at_orders.actor_chain(), [GATEWAY]);
+    assert!(at_orders.is_delegated());
+    assert_eq!(at_orders.token(), chain[0], "the token received");
+    assert_eq!(at_orders.scopes().to_string(), "orders:read orders:write");
+
+    let at_inventory = mesh
+        .verifier(INVENTORY)
+        .build()
+        .unwrap()
+        .verify(&chain[1])
+        .await
+        .unwrap();
+    assert_eq!(at_inventory.actor_chain(), [GATEWAY, ORDERS]);
+    assert_eq!(at_inventory.caller(), Some(ORDERS));
+    assert_eq!(at_inventory.subject(), Some("alice"));
+
+    let at_warehouse = mesh
+        .verifier(WAREHOUSE)
+        .trust_service(WAREHOUSE, warehouse.keys())
+        .build()
+        .unwrap()
+        .verify(&chain[2])
+        .await
+        .unwrap();
+    assert_eq!(at_warehouse.actor_chain(), [GATEWAY, ORDERS, INVENTORY]);
+    assert_eq!(at_warehouse.subject(), Some("alice"));
+    assert_eq!(at_warehouse.claim("sub"), Some(&json!("alice")));
+
+    // Through the layer: 200 and the chain, HTTP and gRPC alike.
+    let v = mesh.verifier(INVENTORY).build().unwrap();
+    let (status, _, code, body) = answer(&v, &chain[1]).await;
+    assert_eq!((status, code.as_str()), (200, "0"));
+    assert_eq!(body, format!("alice|{GATEWAY}>{ORDERS}"));
+    // The end user's token directly: only when asked for.
+    let direct = mesh.user_token("bob", "orders:read");
+    assert_eq!(answer(&v, &direct).await.3, "invalid_type");
+    let both = mesh
+        .verifier(INVENTORY)
+        .accept_user_tokens_directly()
+        .build()
+        .unwrap();
+    let direct = both.verify(&direct).await.unwrap();
+    assert!(!direct.is_delegated());
+    assert_eq!(direct.caller(), None);
+    assert!(direct.actor_chain().is_empty());
+}
+
+#[tokio::test]
+async fn a_service_acting_for_itself() {
+    let mesh = Mesh::new();
+    let token = mesh.orders.signer.mint_as_service(INVENTORY).unwrap();
+    let p = mesh
+        .verifier(INVENTORY)
+        .build()
+        .unwrap()
+        .verify(token.as_str())
+        .await
+        .unwrap();
+    assert_eq!(p.subject(), Some(ORDERS));
+    assert_eq!(p.issuer(), ORDERS);
+    assert_eq!(p.caller(), Some(ORDERS));
+    // And one hop further: the chain names both services, the subject stays the service.
+    let onward = mesh.inventory.signer.mint(&p, WAREHOUSE).unwrap();
+    let warehouse = Svc::new(WAREHOUSE);
+    let p = mesh
+        .verifier(WAREHOUSE)
+        .trust_service(WAREHOUSE, warehouse.keys())
+        .build()
+        .unwrap()
+        .verify(onward.as_str())
+        .await
+        .unwrap();
+    assert_eq!(p.actor_chain(), [ORDERS, INVENTORY]);
+    assert_eq!(p.subject(), Some(ORDERS));
+}
+
+#[tokio::test]
+async fn every_tampering_is_refused_with_its_reason() {
+    let mesh = Mesh::new();
+    let user = mesh.user_token("alice", "read");
+    let chain = mesh.chain("alice", "read").await;
+    let at_inventory = mesh.verifier(INVENTORY).build().unwrap();
+    let g = &mesh.gateway;
+    let o = &mesh.orders;
+    let stranger = Svc::new("spiffe://mesh.test/ns/evil/sa/x");
+    let act_g = json!({"sub": GATEWAY});
+
+    let gateway_hop =
+        |aud: &str, sub: &str, scope: &str| g.forge(&g.hop(aud, sub, scope, Some(&user), None));
+    let orders_over = |below: &str, sub: &str, scope: &str| {
+        o.forge(&o.hop(INVENTORY, sub, scope, Some(below), Some(act_g.clone())))
+    };
+
+    let mut expired_user = claims("alice", "read");
+    expired_user["aud"] = json!(EDGE_API);
+    expired_user["exp"] = json!(now() - 3600);
+    let expired_user = mesh.idp.sign(&expired_user);
+    let mut forged_typ = claims("alice", "read");
+    forged_typ["aud"] = json!(INVENTORY);
+    let mut idp_as_gateway = forged_typ.clone();
+    idp_as_gateway["iss"] = json!(GATEWAY);
+
+    let cases: Vec<(&str, String, u16, &str, &str)> = vec![
+        ("the real chain", chain[1].clone(), 200, "0", "ok"),
+        (
+            "wrong signer: the gateway's claims signed by a stranger's key",
+            {
+                let mut c = g.hop(ORDERS, "alice", "read", Some(&user), None);
+                c["aud"] = json!(INVENTORY);
+                let header = json!({"alg": "ES256", "kid": g.raw.kid, "typ": "svc+jwt"});
+                stranger.raw.sign_with_header(Algorithm::ES256, &header, &c)
+            },
+            401,
+            "16",
+            "invalid_signature",
+        ),
+        (
+            "untrusted issuer",
+            stranger.forge(&stranger.hop(INVENTORY, "alice", "read", Some(&user), None)),
+            401,
+            "16",
+            "invalid_issuer",
+        ),
+        (
+            "outer token addressed to another service",
+            o.forge(&o.hop(
+                "spiffe://mesh.test/ns/shop/sa/billing",
+                "alice",
+                "read",
+                Some(&gateway_hop(ORDERS, "alice", "read")),
+                Some(act_g.clone()),
+            )),
+            401,
+            "16",
+            "invalid_audience",
+        ),
+        (
+            "inner token addressed to another service than the one that embedded it",
+            orders_over(&gateway_hop(INVENTORY, "alice", "read"), "alice", "read"),
+            401,
+            "16",
+            "invalid_audience",
+        ),
+        (
+            "a hop claims another subject",
+            orders_over(&gateway_hop(ORDERS, "alice", "read"), "mallory", "read"),
+            401,
+            "16",
+            "subject_mismatch",
+        ),
+        (
+            "a hop widens the scopes",
+            orders_over(&gateway_hop(ORDERS, "alice", "read"), "alice", "read admin"),
+            401,
+            "16",
+            "scope_widened",
+        ),
+        (
+            "a hop drops the actors below it",
+            o.forge(&o.hop(
+                INVENTORY,
+                "alice",
+                "read",
+                Some(&gateway_hop(ORDERS, "alice", "read")),
+                None,
+            )),
+            401,
+            "16",
+            "actor_mismatch",
+        ),
+        (
+            "a hop names another actor than its issuer",
+            {
+                let mut c = o.hop(
+                    INVENTORY,
+                    "alice",
+                    "read",
+                    Some(&gateway_hop(ORDERS, "alice", "read")),
+                    Some(act_g.clone()),
+                );
+                c["act"]["sub"] = json!(GATEWAY);
+                o.forge(&c)
+            },
+            401,
+            "16",
+            "actor_mismatch",
+        ),
+        (
+            "the end user's token expired under a fresh hop",
+            orders_over(
+                &g.forge(&g.hop(ORDERS, "alice", "read", Some(&expired_user), None)),
+                "alice",
+                "read",
+            ),
+            401,
+            "16",
+            "expired",
+        ),
+        (
+            "an access token given where a service token is expected",
+            user.clone(),
+            401,
+            "16",
+            "invalid_type",
+        ),
+        (
+            "an identity-provider token relabelled svc+jwt",
+            mesh.idp.sign_with_header(
+                Algorithm::ES256,
+                &json!({"alg": "ES256", "kid": "idp-1", "typ": "svc+jwt"}),
+                &forged_typ,
+            ),
+            401,
+            "16",
+            "invalid_issuer",
+        ),
+        (
+            "the identity provider's key signing as the gateway",
+            mesh.idp.sign_with_header(
+                Algorithm::ES256,
+                &json!({"alg": "ES256", "kid": "idp-1", "typ": "svc+jwt"}),
+                &idp_as_gateway,
+            ),
+            401,
+            "16",
+            "unknown_key",
+        ),
+        (
+            "a service token relabelled as JWT where the user's token belongs",
+            {
+                let header = json!({"alg": "ES256", "kid": g.raw.kid, "typ": "JWT"});
+                let hop = g.raw.sign_with_header(
+                    Algorithm::ES256,
+                    &header,
+                    &g.hop(ORDERS, "alice", "read", Some(&user), None),
+                );
+                orders_over(&hop, "alice", "read")
+            },
+            // Checked as an end user's token: the gateway is no identity provider.
+            401,
+            "16",
+            "invalid_issuer",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, token, status, code, reason) in cases {
+        let (seen, challenge, seen_code, seen_reason) = answer(&at_inventory, &token).await;
+        let body_reason = if seen == 200 {
+            "ok".to_owned()
+        } else {
+            seen_reason
+        };
+        if (seen, seen_code.as_str(), body_reason.as_str()) != (status, code, reason) {
+            failures.push(format!(
+                "{name}: got {seen} {seen_code} {body_reason}, want {status} {code} {reason}"
+            ));
+        }
+        if status == 401 {
+            assert!(
+                challenge
+                    .unwrap()
+                    .starts_with("Bearer error=\"invalid_token\""),
+                "{name}"
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // And a service token where an access token is expected (the gateway's own layer).
+    let gateway_layer = ServiceBuilder::new()
+        .layer(AuthLayer::new(mesh.users()))
+        .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    let refused = gateway_layer
+        .oneshot(
+            Request::get("/")
+                .header("authorization", format!("Bearer {}", chain[0]))
+                .body(())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.extensions().get::<Rejection>().unwrap().label(),
+        "invalid_type"
+    );
+}
+
+#[tokio::test]
+async fn depth_and_size_are_bounded() {
+    let mesh = Mesh::new();
+    let warehouse = Svc::new(WAREHOUSE);
+    let chain = mesh.chain("alice", "read").await;
+    let shallow = mesh
+        .verifier(WAREHOUSE)
+        .trust_service(WAREHOUSE, warehouse.keys())
+        .max_depth(2)
+        .build()
+        .unwrap();
+    assert_eq!(
+        kind(shallow.verify(&chain[2]).await),
+        TokenErrorKind::ChainTooDeep { depth: 3, max: 2 }
+    );
+    let small = mesh
+        .verifier(INVENTORY)
+        .max_token_len(1000)
+        .build()
+        .unwrap();
+    let len = chain[1].len();
+    assert_eq!(
+        kind(small.verify(&chain[1]).await),
+        TokenErrorKind::TooLarge { len, max: 1000 }
+    );
+    // Through the layer the cap applies before anything is parsed: 401 too large.
+    assert_eq!(answer(&small, &chain[1]).await.3, "too_large");
+    // A chain that names itself all the way down is bounded by the same depth.
+    let o = &mesh.orders;
+    let mut token = mesh.user_token("alice", "read");
+    let mut act: Option<Value> = None;
+    for _ in 0..6 {
+        let claims = o.hop(ORDERS, "alice", "read", Some(&token), act.clone());
+        act = Some(claims["act"].clone());
+        token = o.forge(&claims);
+    }
+    let big = mesh
+        .verifier(ORDERS)
+        .max_token_len(64 * 1024)
+        .build()
+        .unwrap();
+    assert_eq!(
+        kind(big.verify(&token).await),
+        TokenErrorKind::ChainTooDeep { depth: 5, max: 4 }
+    );
+}
+
+#[tokio::test]
+async fn garbage_in_every_claim_is_a_401_never_a_panic() {
+    let mesh = Mesh::new();
+    let user = mesh.user_token("alice", "read");
+    let g = &mesh.gateway;
+    let v = mesh.verifier(ORDERS).build().unwrap();
+    let base = || g.hop(ORDERS, "alice", "read", Some(&user), None);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = base();
+        f(&mut c);
+        g.forge(&c)
+    };
+    let huge_embedded = format!(
+        "{}.{}.{}",
+        b64("{\"alg\":\"ES256\"}"),
+        "A".repeat(20_000),
+        "B"
+    );
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "act is a string",
+            with(&|c| c["act"] = json!("gateway")),
+            "invalid_claim",
+        ),
+        (
+            "act is missing",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("act");
+            }),
+            "missing_claim",
+        ),
+        (
+            "act.sub is a number",
+            with(&|c| c["act"] = json!({"sub": 7})),
+            "invalid_claim",
+        ),
+        (
+            "act nests itself",
+            with(&|c| {
+                c["act"] = json!({"sub": GATEWAY, "act": {"sub": GATEWAY, "act": {"sub": GATEWAY}}})
+            }),
+            "actor_mismatch",
+        ),
+        (
+            "subject_token is a number",
+            with(&|c| c["subject_token"] = json!(42)),
+            "invalid_claim",
+        ),
+        (
+            "subject_token is an object",
+            with(&|c| c["subject_token"] = json!({"a": 1})),
+            "invalid_claim",
+        ),
+        (
+            "subject_token is not a JWS",
+            with(&|c| c["subject_token"] = json!("not a token")),
+            "malformed",
+        ),
+        (
+            "subject_token is empty",
+            with(&|c| c["subject_token"] = json!("")),
+            "malformed",
+        ),
+        (
+            "subject_token is huge",
+            with(&|c| c["subject_token"] = json!(huge_embedded)),
+            "too_large",
+        ),
+        (
+            "sub is missing",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+            "missing_claim",
+        ),
+        (
+            "sub is a number",
+            with(&|c| c["sub"] = json!(1)),
+            "invalid_claim",
+        ),
+        (
+            "scope is an object",
+            with(&|c| c["scope"] = json!({"read": true})),
+            "invalid_claim",
+        ),
+        (
+            "scope is an array of numbers",
+            with(&|c| c["scope"] = json!([1, 2])),
+            "invalid_claim",
+        ),
+        (
+            "aud is a number",
+            with(&|c| c["aud"] = json!(1)),
+            "invalid_claim",
+        ),
+        (
+            "exp is a string",
+            with(&|c| c["exp"] = json!("soon")),
+            "invalid_claim",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, token, reason) in cases {
+        let (status, _, code, seen) = answer(&v, &token).await;
+        if (status, code.as_str(), seen.as_str()) != (401, "16", reason) {
+            failures.push(format!(
+                "{name}: got {status} {code} {seen}, want 401 16 {reason}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn replay_is_refused_with_the_guard_on() {
+    let mesh = Mesh::new();
+    let at_gateway = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read"))
+        .await
+        .unwrap();
+    let token = mesh.gateway.signer.mint(&at_gateway, ORDERS).unwrap();
+    let guarded = mesh
+        .verifier(ORDERS)
+        .replay_guard(InMemoryReplayGuard::default())
+        .build()
+        .unwrap();
+    assert_eq!(answer(&guarded, token.as_str()).await.0, 200);
+    let (status, _, code, reason) = answer(&guarded, token.as_str()).await;
+    assert_eq!(
+        (status, code.as_str(), reason.as_str()),
+        (401, "16", "replayed")
+    );
+    // A signer without reuse mints a fresh jti for each call: no false replay.
+    let fresh = ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid(&mesh.gateway.raw.kid),
+    )
+    .minted_token_cache(0)
+    .build()
+    .unwrap();
+    for _ in 0..3 {
+        let t = fresh.mint(&at_gateway, ORDERS).unwrap();
+        assert_eq!(answer(&guarded, t.as_str()).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn minted_tokens_are_reused_then_renewed() {
+    let mesh = Mesh::new();
+    let signer = ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid(&mesh.gateway.raw.kid),
+    )
+    .token_lifetime(Duration::from_secs(2))
+    .build()
+    .unwrap();
+    let alice = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read write"))
+        .await
+        .unwrap();
+    let first = signer.mint(&alice, ORDERS).unwrap();
+    assert_eq!(
+        signer.mint(&alice, ORDERS).unwrap().as_str(),
+        first.as_str(),
+        "reused"
+    );
+    assert_ne!(
+        signer.mint(&alice, INVENTORY).unwrap().as_str(),
+        first.as_str(),
+        "per audience"
+    );
+    assert_ne!(
+        signer
+            .mint_narrowed(&alice, ORDERS, ["read"])
+            .unwrap()
+            .as_str(),
+        first.as_str(),
+        "per scopes"
+    );
+    let narrowed = signer
+        .mint_narrowed(&alice, ORDERS, ["read", "admin"])
+        .unwrap();
+    let p = mesh
+        .verifier(ORDERS)
+        .build()
+        .unwrap()
+        .verify(narrowed.as_str())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.scopes().to_string(),
+        "read",
+        "narrowed, and never widened"
+    );
+    // Reused for three quarters of its life at most.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_ne!(
+        signer.mint(&alice, ORDERS).unwrap().as_str(),
+        first.as_str(),
+        "renewed"
+    );
+}
+
+#[tokio::test]
+async fn a_minted_token_never_outlives_the_one_it_embeds() {
+    let mesh = Mesh::new();
+    let mut c = claims("alice", "read");
+    c["aud"] = json!(EDGE_API);
+    c["exp"] = json!(now() + 20);
+    let alice = mesh.users().validate(&mesh.idp.sign(&c)).await.unwrap();
+    let token = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
+    let exp = token
+        .expires_at()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(exp <= now() + 20, "{exp}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_rotates_under_steady_traffic_with_no_refusal() {
+    use axum::Router;
+    use meshward::mint::JwksPublisher;
+
+    let gateway = Svc::new(GATEWAY);
+    let signer = ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(gateway.raw.private_pem.as_bytes(), Algorithm::ES256).unwrap(),
+    )
+    .rotation_overlap(Duration::from_millis(400))
+    .token_lifetime(Duration::from_secs(2))
+    .minted_token_cache(0)
+    .build()
+    .unwrap();
+    let jwks =
+        serve_axum(Router::new().route_service("/jwks", JwksPublisher::new(signer.clone()))).await;
+    let verifier = ServiceTokenVerifier::builder(ORDERS)
+        .trust_service(
+            GATEWAY,
+            KeySource::jwks(jwks.url("/jwks"))
+                .allow_insecure_http()
+                .refresh_cooldown(Duration::from_millis(100))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let mut refused = 0;
+    let mut served = 0;
+    let mut kids = std::collections::BTreeSet::new();
+    let started = std::time::Instant::now();
+    let mut rotations = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        if started.elapsed() > Duration::from_millis(500 + rotations * 900) && rotations < 2 {
+            signer
+                .rotate(ServiceKey::generate(Algorithm::ES256).unwrap())
+                .unwrap();
+            rotations += 1;
+        }
+        let token = signer.mint_as_service(ORDERS).unwrap();
+        kids.insert(signer.signing_kid().unwrap());
+        match verifier.verify(token.as_str()).await {
+            Ok(_) => served += 1,
+            Err(e) => {
+                refused += 1;
+                eprintln!("refused: {e:?}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(refused, 0, "{served} served");
+    assert_eq!(kids.len(), 3, "three keys signed in turn");
+    // The first key is still published until its tokens have expired, then it is gone.
+    let published = signer.published_jwks()["keys"].as_array().unwrap().len();
+    assert!((2..=3).contains(&published), "{published}");
+    jwks.stop().await;
+}
+
+#[tokio::test]
+async fn the_jwks_publisher_serves_the_ring() {
+    let svc = Svc::new(GATEWAY);
+    let publisher = meshward::mint::JwksPublisher::new(svc.signer.clone());
+    let response = publisher
+        .clone()
+        .oneshot(Request::get("/jwks").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/jwk-set+json"
+    );
+    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    let doc: Value = serde_json::from_str(response.body()).unwrap();
+    assert_eq!(doc["keys"][0]["kid"], svc.raw.kid.as_str());
+    assert_eq!(doc["keys"][0]["use"], "sig");
+    assert!(doc["keys"][0].get("d").is_none(), "never the private key");
+    let next = ServiceKey::generate(Algorithm::EdDSA).unwrap();
+    svc.signer.rotate(next.clone()).unwrap();
+    let doc: Value = serde_json::from_str(&publisher.document()).unwrap();
+    assert_eq!(
+        doc["keys"].as_array().unwrap().len(),
+        2,
+        "published before it signs"
+    );
+    assert_eq!(
+        svc.signer.signing_kid().unwrap(),
+        svc.raw.kid,
+        "not signing yet"
+    );
+    assert!(svc.signer.rotate(next).is_err(), "the same kid twice");
+    let post = publisher
+        .oneshot(Request::post("/jwks").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    let _ = Arc::new(());
+}
+
