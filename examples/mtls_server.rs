@@ -6,7 +6,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer, ServerCert};
+use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         false,
     )?;
 
-    let acceptor = MtlsAcceptor::builder(ServerCert::pem(server.cert, server.key))
+    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(server.cert, server.key))
         .add_client_ca_pem(ca.pem())
         .build()?;
     let app = Router::new()

@@ -51,7 +51,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use meshward::authz::RequireScopesLayer;
 use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator};
-use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo, ServerCert};
+use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
 use meshward::{DefaultRejectionResponse, Principal};
 use serde_json::{Value, json};
 
@@ -208,7 +208,7 @@ fn app(validator: Validator, config: &Config) -> Router {
 }
 
 fn acceptor(tls: &Tls) -> Result<MtlsAcceptor, String> {
-    let mut builder = MtlsAcceptor::builder(ServerCert::pem_files(&tls.cert, &tls.key));
+    let mut builder = MtlsAcceptor::builder(CertifiedKey::pem_files(&tls.cert, &tls.key));
     if let Some(ca) = &tls.client_ca {
         builder = builder.add_client_ca_pem_file(ca);
     }

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,8 +19,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::config::MtlsAcceptorBuilder;
-use super::config::ServerCert;
 use super::error::MtlsConfigError;
+use super::pem::CertifiedKey;
+use super::reload::{Reloadable, WatchHandle};
 use crate::peer::{PeerIdentity, PeerInfo};
 
 /// Accepts TLS connections with client-certificate verification, and parses each client's
@@ -34,10 +34,10 @@ use crate::peer::{PeerIdentity, PeerInfo};
 ///
 /// ```no_run
 /// # #[cfg(feature = "axum")] mod demo {
-/// use meshward::mtls::{MtlsAcceptor, PeerInfo, ServerCert};
+/// use meshward::mtls::{MtlsAcceptor, PeerInfo, CertifiedKey};
 ///
 /// # async fn f(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
-/// let acceptor = MtlsAcceptor::builder(ServerCert::pem_files("server.pem", "server.key"))
+/// let acceptor = MtlsAcceptor::builder(CertifiedKey::pem_files("server.pem", "server.key"))
 ///     .add_client_ca_pem_file("clients-ca.pem")
 ///     .build()?;
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
@@ -55,18 +55,16 @@ pub struct MtlsAcceptor {
 }
 
 struct Inner {
-    builder: std::sync::Mutex<MtlsAcceptorBuilder>,
-    config: ArcSwap<ServerConfig>,
+    config: Arc<Reloadable<MtlsAcceptorBuilder>>,
     handshake_timeout: Duration,
     handshakes: Arc<Semaphore>,
     identities_parsed: AtomicU64,
     handshakes_failed: AtomicU64,
-    reloads: AtomicU64,
 }
 
 impl MtlsAcceptor {
     /// Starts configuring an acceptor that presents `cert`.
-    pub fn builder(cert: ServerCert) -> MtlsAcceptorBuilder {
+    pub fn builder(cert: CertifiedKey) -> MtlsAcceptorBuilder {
         MtlsAcceptorBuilder::new(cert)
     }
 
@@ -75,18 +73,16 @@ impl MtlsAcceptor {
             inner: Arc::new(Inner {
                 handshake_timeout: builder.handshake_timeout,
                 handshakes: Arc::new(Semaphore::new(builder.max_handshakes)),
-                builder: std::sync::Mutex::new(builder),
-                config: ArcSwap::new(config),
+                config: Arc::new(Reloadable::new(builder, config)),
                 identities_parsed: AtomicU64::new(0),
                 handshakes_failed: AtomicU64::new(0),
-                reloads: AtomicU64::new(0),
             }),
         }
     }
 
     /// The rustls configuration new handshakes use.
     pub fn server_config(&self) -> Arc<ServerConfig> {
-        self.inner.config.load_full()
+        self.inner.config.current()
     }
 
     /// Performs the handshake on an accepted TCP connection, within the handshake timeout.
@@ -96,7 +92,7 @@ impl MtlsAcceptor {
     /// The handshake failed (bad or missing client certificate, protocol error) or timed out.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
         let remote_addr = tcp.peer_addr().ok();
-        let acceptor = TlsAcceptor::from(self.inner.config.load_full());
+        let acceptor = TlsAcceptor::from(self.inner.config.current());
         let handshake = tokio::time::timeout(self.inner.handshake_timeout, acceptor.accept(tcp));
         let result = match handshake.await {
             Ok(result) => result,
@@ -189,13 +185,7 @@ impl MtlsAcceptor {
     ///
     /// The [`MtlsConfigError`] of the new inputs.
     pub fn reload(&self) -> Result<(), MtlsConfigError> {
-        let builder = self
-            .inner
-            .builder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        self.install(&builder)
+        self.inner.config.reload()
     }
 
     /// Replaces the inputs (for in-memory certificates) and reloads.
@@ -204,59 +194,14 @@ impl MtlsAcceptor {
     ///
     /// The [`MtlsConfigError`] of the new inputs; the old ones keep serving.
     pub fn reload_with(&self, builder: MtlsAcceptorBuilder) -> Result<(), MtlsConfigError> {
-        self.install(&builder)?;
-        *self
-            .inner
-            .builder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = builder;
-        Ok(())
-    }
-
-    fn install(&self, builder: &MtlsAcceptorBuilder) -> Result<(), MtlsConfigError> {
-        match builder.server_config() {
-            Ok(config) => {
-                self.inner.config.store(config);
-                self.inner.reloads.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(target: "meshward::mtls", "TLS configuration reloaded");
-                Ok(())
-            }
-            Err(e) => {
-                tracing::warn!(target: "meshward::mtls", error = %e, "TLS reload refused; the previous configuration keeps serving");
-                Err(e)
-            }
-        }
+        self.inner.config.reload_with(builder)
     }
 
     /// Reads the input files every `interval` (clamped to 10 ms – 1 day) and reloads when the
     /// contents of one changed (a bad new file is logged and refused, and tried again when it
     /// changes next). The watch stops when the returned handle is dropped.
     pub fn watch(&self, interval: Duration) -> WatchHandle {
-        let weak = Arc::downgrade(&self.inner);
-        let fingerprint = |inner: &Inner| {
-            let builder = inner
-                .builder
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            builder.fingerprint()
-        };
-        let mut last = fingerprint(&self.inner);
-        let task = tokio::spawn(async move {
-            let period =
-                interval.clamp(Duration::from_millis(10), Duration::from_secs(24 * 60 * 60));
-            let mut ticker = tokio::time::interval(period);
-            loop {
-                ticker.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                let now = fingerprint(&inner);
-                if now != last {
-                    last = now;
-                    let _ = MtlsAcceptor { inner }.reload();
-                }
-            }
-        });
-        WatchHandle { task }
+        self.inner.config.watch(interval)
     }
 
     /// Client certificates parsed so far: one per mutual-TLS connection, however many
@@ -272,7 +217,7 @@ impl MtlsAcceptor {
 
     /// Successful reloads so far.
     pub fn reloads(&self) -> u64 {
-        self.inner.reloads.load(Ordering::Relaxed)
+        self.inner.config.reloads()
     }
 }
 
@@ -283,18 +228,6 @@ impl fmt::Debug for MtlsAcceptor {
             .field("identities_parsed", &self.identities_parsed())
             .field("handshakes_failed", &self.handshakes_failed())
             .finish_non_exhaustive()
-    }
-}
-
-/// Stops a [`watch`](MtlsAcceptor::watch) when dropped.
-#[derive(Debug)]
-pub struct WatchHandle {
-    task: JoinHandle<()>,
-}
-
-impl Drop for WatchHandle {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

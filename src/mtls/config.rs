@@ -10,141 +10,11 @@ use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 
 use super::acceptor::MtlsAcceptor;
 use super::error::{MtlsConfigError, MtlsConfigErrorKind};
-
-const MAX_PEM_FILE: u64 = 1024 * 1024;
-
-/// A PEM input: a file (re-read on reload) or bytes.
-#[derive(Clone)]
-pub(crate) enum Pem {
-    File(PathBuf),
-    Bytes(Arc<[u8]>, &'static str),
-}
-
-impl Pem {
-    fn what(&self) -> String {
-        match self {
-            Self::File(path) => path.display().to_string(),
-            Self::Bytes(_, what) => (*what).to_owned(),
-        }
-    }
-
-    fn read(&self) -> Result<Vec<u8>, MtlsConfigError> {
-        match self {
-            Self::Bytes(bytes, _) => Ok(bytes.to_vec()),
-            Self::File(path) => {
-                let io = |e: std::io::Error| {
-                    MtlsConfigError::with_source(MtlsConfigErrorKind::Io { what: self.what() }, e)
-                };
-                let len = std::fs::metadata(path).map_err(io)?.len();
-                if len > MAX_PEM_FILE {
-                    return Err(io(std::io::Error::other("file larger than 1 MiB")));
-                }
-                std::fs::read(path).map_err(io)
-            }
-        }
-    }
-
-    /// Adds what a file input holds now to `digest`; in-memory inputs never change.
-    fn fingerprint_into(&self, digest: &mut aws_lc_rs::digest::Context) {
-        if let Self::File(path) = self {
-            digest.update(path.as_os_str().as_encoded_bytes());
-            match self.read() {
-                Ok(bytes) => {
-                    digest.update(&(bytes.len() as u64).to_be_bytes());
-                    digest.update(&bytes);
-                }
-                // Unreadable (being replaced, too large): a state of its own.
-                Err(_) => digest.update(b"\0unreadable"),
-            }
-        }
-    }
-
-    fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, MtlsConfigError> {
-        let bytes = self.read()?;
-        let certs = CertificateDer::pem_slice_iter(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                MtlsConfigError::with_source(
-                    MtlsConfigErrorKind::InvalidPem { what: self.what() },
-                    e,
-                )
-            })?;
-        if certs.is_empty() {
-            return Err(MtlsConfigErrorKind::NoCertificate { what: self.what() }.into());
-        }
-        Ok(certs)
-    }
-
-    fn private_key(&self) -> Result<PrivateKeyDer<'static>, MtlsConfigError> {
-        let bytes = self.read()?;
-        PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
-            rustls_pki_types::pem::Error::NoItemsFound => {
-                MtlsConfigErrorKind::NoPrivateKey { what: self.what() }.into()
-            }
-            e => MtlsConfigError::with_source(
-                MtlsConfigErrorKind::InvalidPem { what: self.what() },
-                e,
-            ),
-        })
-    }
-
-    fn crls(&self) -> Result<Vec<CertificateRevocationListDer<'static>>, MtlsConfigError> {
-        let bytes = self.read()?;
-        CertificateRevocationListDer::pem_slice_iter(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                MtlsConfigError::with_source(
-                    MtlsConfigErrorKind::InvalidPem { what: self.what() },
-                    e,
-                )
-            })
-    }
-}
-
-/// The server's certificate chain and private key, the one input an
-/// [`MtlsAcceptor`] cannot do without.
-///
-/// ```
-/// use meshward::mtls::ServerCert;
-/// let from_files = ServerCert::pem_files("server.pem", "server.key");
-/// ```
-#[derive(Clone)]
-pub struct ServerCert {
-    chain: Pem,
-    key: Pem,
-}
-
-impl ServerCert {
-    /// PEM files, re-read on every reload.
-    pub fn pem_files(chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
-        Self {
-            chain: Pem::File(chain.into()),
-            key: Pem::File(key.into()),
-        }
-    }
-
-    /// PEM bytes held in memory.
-    pub fn pem(chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        Self {
-            chain: Pem::Bytes(chain.into().into(), "in-memory server certificate"),
-            key: Pem::Bytes(key.into().into(), "in-memory server key"),
-        }
-    }
-}
-
-impl fmt::Debug for ServerCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerCert")
-            .field("chain", &self.chain.what())
-            .field("key", &"[redacted]")
-            .finish()
-    }
-}
+use super::pem::{CertifiedKey, Pem};
+use super::reload::Inputs;
 
 /// Configures an [`MtlsAcceptor`]; made by [`MtlsAcceptor::builder`].
 ///
@@ -154,7 +24,7 @@ impl fmt::Debug for ServerCert {
 #[derive(Clone)]
 #[must_use]
 pub struct MtlsAcceptorBuilder {
-    pub(crate) cert: ServerCert,
+    pub(crate) cert: CertifiedKey,
     pub(crate) client_cas: Vec<Pem>,
     pub(crate) crls: Vec<Pem>,
     pub(crate) optional: bool,
@@ -164,7 +34,7 @@ pub struct MtlsAcceptorBuilder {
 }
 
 impl MtlsAcceptorBuilder {
-    pub(crate) fn new(cert: ServerCert) -> Self {
+    pub(crate) fn new(cert: CertifiedKey) -> Self {
         Self {
             cert,
             client_cas: Vec::new(),
@@ -183,14 +53,14 @@ impl MtlsAcceptorBuilder {
         chain: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> Self {
-        self.cert = ServerCert::pem_files(chain, key);
+        self.cert = CertifiedKey::pem_files(chain, key);
         self
     }
 
     /// Replaces the server certificate chain and private key with PEM bytes, for
     /// [`MtlsAcceptor::reload_with`].
     pub fn server_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.cert = ServerCert::pem(chain, key);
+        self.cert = CertifiedKey::pem(chain, key);
         self
     }
 
@@ -267,14 +137,19 @@ impl MtlsAcceptorBuilder {
     ///
     /// An [`MtlsConfigError`] naming the file and the fault.
     pub fn build(self) -> Result<MtlsAcceptor, MtlsConfigError> {
-        let config = self.server_config()?;
+        let config = self.build_config()?;
         Ok(MtlsAcceptor::new(self, config))
     }
+}
+
+impl Inputs for MtlsAcceptorBuilder {
+    type Config = ServerConfig;
+    const WHAT: &'static str = "server";
 
     /// Builds the rustls configuration from the current contents of the inputs.
-    pub(crate) fn server_config(&self) -> Result<Arc<ServerConfig>, MtlsConfigError> {
+    fn build_config(&self) -> Result<Arc<ServerConfig>, MtlsConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let ServerCert { chain, key } = &self.cert;
+        let CertifiedKey { chain, key } = &self.cert;
         let certs = chain.certificates()?;
         let private_key = key.private_key()?;
         let verifier = self.client_verifier(&provider)?;
@@ -297,6 +172,25 @@ impl MtlsAcceptorBuilder {
         Ok(Arc::new(config))
     }
 
+    /// A digest of what the file inputs hold now. Contents, not modification times: two
+    /// writes within one tick of the file system's clock share a modification time, and a
+    /// watcher comparing times would miss the second (a key, then its certificate).
+    fn fingerprint(&self) -> [u8; 32] {
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for pem in [&self.cert.chain, &self.cert.key]
+            .into_iter()
+            .chain(&self.client_cas)
+            .chain(&self.crls)
+        {
+            pem.fingerprint_into(&mut digest);
+        }
+        let mut out = [0; 32];
+        out.copy_from_slice(digest.finish().as_ref());
+        out
+    }
+}
+
+impl MtlsAcceptorBuilder {
     fn client_verifier(
         &self,
         provider: &Arc<CryptoProvider>,
@@ -329,23 +223,6 @@ impl MtlsAcceptorBuilder {
             MtlsConfigError::with_source(MtlsConfigErrorKind::InvalidClientVerifier, e)
         })?;
         Ok(Some(verifier))
-    }
-
-    /// A digest of what the file inputs hold now. Contents, not modification times: two
-    /// writes within one tick of the file system's clock share a modification time, and a
-    /// watcher comparing times would miss the second (a key, then its certificate).
-    pub(crate) fn fingerprint(&self) -> [u8; 32] {
-        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        for pem in [&self.cert.chain, &self.cert.key]
-            .into_iter()
-            .chain(&self.client_cas)
-            .chain(&self.crls)
-        {
-            pem.fingerprint_into(&mut digest);
-        }
-        let mut out = [0; 32];
-        out.copy_from_slice(digest.finish().as_ref());
-        out
     }
 }
 

@@ -34,8 +34,8 @@ pub enum MtlsConfigErrorKind {
         /// The input.
         what: String,
     },
-    /// The server certificate and key were refused (mismatched, unsupported key).
-    #[error("{what}: server certificate or key refused")]
+    /// The certificate and key were refused (mismatched, unsupported key).
+    #[error("{what}: certificate or key refused")]
     InvalidServerCertificate {
         /// The input.
         what: String,
@@ -43,4 +43,10 @@ pub enum MtlsConfigErrorKind {
     /// The client CA bundle or CRLs were refused.
     #[error("client CA bundle or CRLs refused")]
     InvalidClientVerifier,
+    /// A client was configured without a CA bundle to check servers against.
+    #[error("no server CA bundle configured")]
+    NoServerCa,
+    /// The server CA bundle was refused.
+    #[error("server CA bundle refused")]
+    InvalidServerVerifier,
 }

@@ -14,29 +14,48 @@
 //!   there; [`RequirePeerLayer`] guards routes with
 //!   allow-lists of SPIFFE IDs, trust domains, DNS names or subjects; [`XfccLayer`] reads a
 //!   trusted proxy's `x-forwarded-client-cert`.
+//! - [`MtlsClient`] is the client side: the service's own certificate for its onward calls,
+//!   servers checked by SPIFFE ID or DNS name, the same reload and watching; its
+//!   [`connector`](MtlsClient::connector) (feature `hyper`) dials for hyper-util's client
+//!   and tonic's `Channel`.
 //! - [`AuthLayer`](crate::jwt::AuthLayer) checks RFC 8705 certificate-bound tokens
 //!   (`cnf.x5t#S256`) against the connection's certificate, and the
 //!   [`Principal`](crate::Principal) carries the peer.
 
 mod acceptor;
+mod client;
 mod config;
+#[cfg(feature = "hyper")]
+mod connect;
 mod error;
 mod identity;
 mod peer;
+mod pem;
+mod reload;
 #[cfg(feature = "hyper")]
 mod serve;
 mod xfcc;
 
 #[doc(inline)]
-pub use self::acceptor::{MtlsAcceptor, MtlsIncoming, MtlsStream, WatchHandle};
+pub use self::acceptor::{MtlsAcceptor, MtlsIncoming, MtlsStream};
 #[doc(inline)]
-pub use self::config::{MtlsAcceptorBuilder, ServerCert};
+pub use self::client::{MtlsClient, MtlsClientBuilder};
+#[doc(inline)]
+pub use self::config::MtlsAcceptorBuilder;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+#[doc(inline)]
+pub use self::connect::{MtlsClientStream, MtlsConnector};
 #[doc(inline)]
 pub use self::error::{MtlsConfigError, MtlsConfigErrorKind};
 #[doc(inline)]
 pub use self::identity::{IdentityParseError, IdentityParseErrorKind};
 #[doc(inline)]
 pub use self::peer::AddPeerInfo;
+#[doc(inline)]
+pub use self::pem::CertifiedKey;
+#[doc(inline)]
+pub use self::reload::WatchHandle;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 #[doc(inline)]

@@ -897,3 +897,198 @@ async fn the_jwks_publisher_serves_the_ring() {
     let _ = Arc::new(());
 }
 
+/// A server on 127.0.0.1 over mutual TLS, for axum.
+async fn serve_axum_mtls(acceptor: &meshward::mtls::MtlsAcceptor, app: axum::Router) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = acceptor.incoming(listener);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        axum::serve(
+            incoming,
+            app.into_make_service_with_connect_info::<meshward::mtls::PeerInfo>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer::new(addr, tx, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_through_three_real_services_over_mtls() {
+    use crate::support::grpc::{WhoAmI, call};
+    use crate::support::pki::{Ca, ClientSpec};
+    use axum::extract::State;
+    use axum::routing::get;
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use meshward::authz::RequirePeerLayer;
+    use meshward::mint::MintLayer;
+    use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient};
+
+    let mesh = Mesh::new();
+    let ca = Ca::new("mesh CA");
+    let svid = |id: &str| ca.workload(id);
+    let acceptor = |id: &str| {
+        let leaf = svid(id);
+        MtlsAcceptor::builder(CertifiedKey::pem(leaf.cert_pem, leaf.key_pem))
+            .add_client_ca_pem(ca.pem.clone())
+            .build()
+            .unwrap()
+    };
+    let client = |id: &str, server: &str| {
+        let leaf = svid(id);
+        MtlsClient::builder(CertifiedKey::pem(leaf.cert_pem, leaf.key_pem))
+            .add_server_ca_pem(ca.pem.clone())
+            .expect_server_spiffe_id(server)
+            .build()
+            .unwrap()
+    };
+
+    // inventory: tonic over mTLS; service tokens from orders (through the gateway) only,
+    // each bound to the peer that presents it.
+    let inventory_acceptor = acceptor(INVENTORY);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inventory_addr = listener.local_addr().unwrap();
+    let incoming = inventory_acceptor.incoming(listener);
+    let verifier = mesh
+        .verifier(INVENTORY)
+        .bind_caller_to_peer()
+        .build()
+        .unwrap();
+    let (stop_inventory, stopped) = tokio::sync::oneshot::channel::<()>();
+    let inventory = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(RequirePeerLayer::default().allow_trust_domain("mesh.test"))
+            .layer(AuthLayer::new(verifier))
+            .add_service(WhoAmI)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+
+    // orders: axum over mTLS; calls inventory with its own token.
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://localhost:{}",
+        inventory_addr.port()
+    ))
+    .unwrap()
+    .connect_with_connector(client(ORDERS, INVENTORY).connector())
+    .await
+    .unwrap();
+    let to_inventory = ServiceBuilder::new()
+        .layer(MintLayer::new(mesh.orders.signer.clone(), INVENTORY))
+        .service(channel);
+    async fn orders_handler(
+        State(to_inventory): State<meshward::mint::Mint<tonic::transport::Channel>>,
+        principal: Principal,
+    ) -> Result<String, (http::StatusCode, String)> {
+        let mut request = tonic::Request::new(());
+        request.extensions_mut().insert(principal);
+        call(to_inventory, request).await.map_err(|status| {
+            (
+                http::StatusCode::BAD_GATEWAY,
+                format!("{:?}: {}", status.code(), status.message()),
+            )
+        })
+    }
+    let orders_verifier = mesh.verifier(ORDERS).bind_caller_to_peer().build().unwrap();
+    let orders_app = axum::Router::new()
+        .route("/reserve", get(orders_handler))
+        .with_state(to_inventory)
+        .layer(AuthLayer::new(orders_verifier));
+    let orders = serve_axum_mtls(&acceptor(ORDERS), orders_app).await;
+
+    // gateway: plain HTTP for end users; calls orders over mTLS with a minted token.
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, Empty<Bytes>>(client(GATEWAY, ORDERS).connector());
+    let to_orders = ServiceBuilder::new()
+        .layer(MintLayer::new(mesh.gateway.signer.clone(), ORDERS))
+        .service(http);
+    let orders_url = format!("https://localhost:{}/reserve", orders.addr.port());
+    let gateway_app = axum::Router::new()
+        .route(
+            "/order",
+            get(move |principal: Principal| {
+                let mut to_orders = to_orders.clone();
+                let url = orders_url.clone();
+                async move {
+                    let mut request = http::Request::get(url).body(Empty::<Bytes>::new()).unwrap();
+                    request.extensions_mut().insert(principal);
+                    let response = tower::Service::call(
+                        tower::ServiceExt::ready(&mut to_orders).await.unwrap(),
+                        request,
+                    )
+                    .await
+                    .unwrap();
+                    let status = response.status();
+                    let body = response.into_body().collect().await.unwrap().to_bytes();
+                    (status, String::from_utf8(body.to_vec()).unwrap())
+                }
+            }),
+        )
+        .layer(AuthLayer::new(mesh.users()));
+    let gateway = serve_axum(gateway_app).await;
+
+    let user = format!("Bearer {}", mesh.user_token("alice", "orders:read"));
+    let seen = http_get(&gateway.url("/order"), &[("authorization", user.as_str())]).await;
+    assert_eq!(seen.status, 200, "{}", seen.body_text());
+    assert_eq!(
+        seen.body_text(),
+        format!("sub=alice peer={ORDERS} bound={ORDERS} chain={GATEWAY}>{ORDERS}")
+    );
+    let seen = http_get(&gateway.url("/order"), &[]).await;
+    assert_eq!(seen.status, 401);
+
+    // A token the gateway minted for orders, replayed from another workload: refused,
+    // though its signature and audience are fine.
+    let alice = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "orders:read"))
+        .await
+        .unwrap();
+    let stolen = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
+    let thief = ca.client(ClientSpec::spiffe("spiffe://mesh.test/ns/evil/sa/thief"));
+    let thief = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap()])
+        .identity(reqwest::Identity::from_pem(thief.identity_pem().as_bytes()).unwrap())
+        .resolve("orders.test", orders.addr)
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .unwrap();
+    let refused = thief
+        .get(format!(
+            "https://orders.test:{}/reserve",
+            orders.addr.port()
+        ))
+        .bearer_auth(stolen.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token", error_description="token issuer is not the peer""#
+    );
+    // The client side checks the server too: orders' client refuses a server that is not
+    // inventory.
+    let wrong =
+        tonic::transport::Endpoint::from_shared(format!("http://localhost:{}", orders.addr.port()))
+            .unwrap()
+            .connect_with_connector(client(ORDERS, INVENTORY).connector())
+            .await;
+    assert!(
+        wrong.is_err(),
+        "orders' server certificate is not inventory's"
+    );
+
+    gateway.stop().await;
+    orders.stop().await;
+    let _ = stop_inventory.send(());
+    let _ = inventory.await;
+}

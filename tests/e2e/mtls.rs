@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use meshward::Principal;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
 use meshward::mtls::{
-    MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer, ServerCert,
+    CertifiedKey, MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer,
     XfccLayer,
 };
 use rustls_pki_types::CertificateDer;
@@ -80,7 +80,7 @@ fn pki() -> Pki {
 }
 
 fn acceptor(pki: &Pki) -> MtlsAcceptorBuilder {
-    MtlsAcceptor::builder(ServerCert::pem(
+    MtlsAcceptor::builder(CertifiedKey::pem(
         pki.server.cert_pem.clone(),
         pki.server.key_pem.clone(),
     ))
@@ -406,7 +406,7 @@ async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
     let cert_path = dir.write("server.pem", &pki.server.cert_pem);
     let key_path = dir.write("server.key", &pki.server.key_pem);
     let ca_path = dir.write("ca.pem", &pki.ca.pem);
-    let acceptor = MtlsAcceptor::builder(ServerCert::pem_files(&cert_path, &key_path))
+    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem_files(&cert_path, &key_path))
         .add_client_ca_pem_file(&ca_path)
         .build()
         .unwrap();
@@ -563,7 +563,7 @@ async fn crl_changes_are_watched_and_reload_with_rotates_the_client_ca() {
     assert!(!accepted(&server, &pki.ca, &bob).await);
     acceptor
         .reload_with(
-            MtlsAcceptor::builder(ServerCert::pem(
+            MtlsAcceptor::builder(CertifiedKey::pem(
                 pki.server.cert_pem.clone(),
                 pki.server.key_pem.clone(),
             ))

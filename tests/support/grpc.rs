@@ -37,6 +37,7 @@ impl tower::Service<http::Request<Body>> for WhoAmI {
         Box::pin(async move {
             let handler = tower::service_fn(|request: Request<()>| async move {
                 // "sub=<subject> peer=<SPIFFE ID seen by the handler> bound=<principal's peer>"
+                // and, when the call came through services, " chain=<a>b>"
                 let sub = request.principal().and_then(|p| p.subject()).unwrap_or("-");
                 let peer = request
                     .peer_identity()
@@ -47,8 +48,13 @@ impl tower::Service<http::Request<Body>> for WhoAmI {
                     .and_then(|p| p.peer())
                     .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
                     .unwrap_or_else(|| "-".into());
+                let chain = request
+                    .principal()
+                    .filter(|p| p.is_delegated())
+                    .map(|p| format!(" chain={}", p.actor_chain().join(">")))
+                    .unwrap_or_default();
                 Ok::<_, Status>(Response::new(format!(
-                    "sub={sub} peer={peer} bound={bound}"
+                    "sub={sub} peer={peer} bound={bound}{chain}"
                 )))
             });
             let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
@@ -65,10 +71,22 @@ pub async fn whoami(channel: Channel, token: Option<&str>) -> Result<String, Sta
             .metadata_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());
     }
-    let mut grpc = tonic::client::Grpc::new(channel);
+    call(channel, request).await
+}
+
+/// Calls `WhoAmI/Get` through any gRPC client service (a `Channel` wrapped in layers).
+pub async fn call<T>(service: T, request: Request<()>) -> Result<String, Status>
+where
+    T: tonic::client::GrpcService<Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+    <T::ResponseBody as hyper::body::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let mut grpc = tonic::client::Grpc::new(service);
     grpc.ready()
         .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
+        .map_err(|e| Status::unavailable(e.into().to_string()))?;
     grpc.unary(
         request,
         PathAndQuery::from_static(WHOAMI),

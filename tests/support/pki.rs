@@ -102,6 +102,22 @@ impl Ca {
         self.sign(params)
     }
 
+    /// An X.509-SVID: one SPIFFE ID as its URI SAN, good for serving and for calling.
+    pub fn workload(&self, spiffe_id: &str) -> Leaf {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "workload");
+        params
+            .subject_alt_names
+            .push(SanType::URI(spiffe_id.try_into().unwrap()));
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        self.sign(params)
+    }
+
     pub fn client(&self, spec: ClientSpec<'_>) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
