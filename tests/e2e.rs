@@ -20,5 +20,7 @@ mod mint;
 mod mtls;
 #[path = "e2e/oidc.rs"]
 mod oidc;
+#[path = "e2e/polyglot.rs"]
+mod polyglot;
 #[path = "e2e/protected_server.rs"]
 mod protected_server;

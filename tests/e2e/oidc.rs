@@ -27,12 +27,11 @@ const RESOURCES: [(&str, &str); 4] = [
     ("urn:meshward:eddsa", "EdDSA"),
 ];
 
-fn tools_dir() -> Option<PathBuf> {
+/// The node tools folder, installed on first use; `None` (and a visible SKIPPED line for
+/// `test`) when `MESHWARD_SKIP_OIDC=1`.
+pub fn tools_dir(test: &str) -> Option<PathBuf> {
     if std::env::var("MESHWARD_SKIP_OIDC").is_ok_and(|v| v == "1") {
-        skipped(
-            "oidc::real_openid_provider_tokens_validate_through_discovery",
-            "MESHWARD_SKIP_OIDC=1",
-        );
+        skipped(test, "MESHWARD_SKIP_OIDC=1");
         return None;
     }
     let dir = std::env::var_os("MESHWARD_OIDC_DIR")
@@ -153,7 +152,10 @@ fn header(token: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn real_openid_provider_tokens_validate_through_discovery() {
-    let Some(dir) = tools_dir() else { return };
+    let Some(dir) = tools_dir("oidc::real_openid_provider_tokens_validate_through_discovery")
+    else {
+        return;
+    };
     let port = free_port();
     let provider = Provider::start(&dir, port, "a").await;
     let keys = KeySource::discovery(&provider.issuer)
