@@ -15,12 +15,20 @@
 //! | `MESHWARD_TLS_KEY` | server private key (PEM file), with `MESHWARD_TLS_CERT` | |
 //! | `MESHWARD_CLIENT_CA` | CA bundle (PEM file): client certificates required and verified against it | no client auth |
 //! | `MESHWARD_CLIENT_CRL` | CRLs (PEM file) for client certificates, with `MESHWARD_CLIENT_CA` | none |
+//! | `MESHWARD_SERVICE_ID` | this service's identity (a URL or SPIFFE ID): it also accepts service tokens addressed to it | only end users' tokens |
+//! | `MESHWARD_TRUSTED_SERVICES` | with `MESHWARD_SERVICE_ID`: the services it accepts service tokens from, comma-separated `identity=jwks_url` | |
 //!
 //! With TLS, the certificate files are watched and reloaded when they change (a bad new file
 //! is refused and the old one keeps serving).
 //!
 //! Keys come from `MESHWARD_JWKS_FILE` if set, else from `MESHWARD_JWKS_URL`, else through
 //! OpenID Connect discovery from `MESHWARD_ISSUER` (`/.well-known/openid-configuration`).
+//!
+//! With `MESHWARD_SERVICE_ID`, the server also admits service tokens (see the manual's
+//! service-token chapter) addressed to that identity from the services named in
+//! `MESHWARD_TRUSTED_SERVICES`, whose keys it fetches from their JWKS URLs (over plain HTTP
+//! only with `MESHWARD_ALLOW_HTTP=1`); the end users' tokens at the bottom of each chain are
+//! checked against `MESHWARD_ISSUER` as above.
 //! Remote keys are loaded at start (`warm_up`); if the provider is unreachable then, the
 //! server still starts and answers 503 until the keys can be had.
 //!
@@ -29,7 +37,7 @@
 //! | route | answer |
 //! | --- | --- |
 //! | `GET /healthz` | 200 `ok`, no token needed |
-//! | `GET /whoami` | 200 with JSON `{sub, iss, scopes}` for any valid token |
+//! | `GET /whoami` | 200 with JSON `{sub, iss, scopes}` for any valid token; through services also `caller` and `chain` (the services in call order) |
 //! | `GET /admin` | as `/whoami`, but the token must carry scope `admin` (else 403) |
 //! | `GET /peer` | no token needed, a client certificate is: 200 with JSON `{spiffe_id, dns, uris, subject, x5t#S256}`, 401 without one |
 //!
@@ -50,7 +58,8 @@ use std::process::ExitCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use meshward::authz::RequireScopesLayer;
-use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator};
+use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator, Verifier};
+use meshward::mint::ServiceTokenVerifier;
 use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
 use meshward::{DefaultRejectionResponse, Principal};
 use serde_json::{Value, json};
@@ -62,6 +71,12 @@ struct Config {
     keys: Keys,
     allow_http: bool,
     tls: Option<Tls>,
+    service: Option<ServiceConfig>,
+}
+
+struct ServiceConfig {
+    identity: String,
+    trusted: Vec<(String, String)>,
 }
 
 struct Tls {
@@ -127,6 +142,39 @@ fn config() -> Result<Config, String> {
         }
         _ => return Err("MESHWARD_TLS_CERT and MESHWARD_TLS_KEY go together".into()),
     };
+    let service = match (var("MESHWARD_SERVICE_ID"), var("MESHWARD_TRUSTED_SERVICES")) {
+        (None, None) => None,
+        (Some(identity), Some(trusted)) => {
+            let trusted = trusted
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| {
+                    entry
+                        .split_once('=')
+                        .map(|(id, url)| (id.trim().to_owned(), url.trim().to_owned()))
+                        .filter(|(id, url)| !id.is_empty() && !url.is_empty())
+                        .ok_or_else(|| {
+                            format!(
+                                "MESHWARD_TRUSTED_SERVICES entry {entry:?} is not identity=jwks_url"
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if trusted.is_empty() {
+                return Err("MESHWARD_TRUSTED_SERVICES names no service".into());
+            }
+            Some(ServiceConfig { identity, trusted })
+        }
+        (Some(_), None) => {
+            return Err(
+                "MESHWARD_SERVICE_ID needs MESHWARD_TRUSTED_SERVICES (identity=jwks_url,…)".into(),
+            );
+        }
+        (None, Some(_)) => {
+            return Err("MESHWARD_TRUSTED_SERVICES needs MESHWARD_SERVICE_ID".into());
+        }
+    };
     Ok(Config {
         listen,
         issuer,
@@ -134,6 +182,7 @@ fn config() -> Result<Config, String> {
         keys,
         allow_http,
         tls,
+        service,
     })
 }
 
@@ -155,6 +204,10 @@ async fn whoami(principal: Principal) -> Json<Value> {
     });
     if let Some(peer) = principal.peer() {
         body["peer"] = peer_json(peer);
+    }
+    if principal.is_delegated() {
+        body["caller"] = json!(principal.caller());
+        body["chain"] = json!(principal.actor_chain());
     }
     Json(body)
 }
@@ -191,8 +244,35 @@ fn validator(config: &Config) -> Result<Validator, String> {
         .map_err(|e| format!("invalid configuration: {e}"))
 }
 
-fn app(validator: Validator, config: &Config) -> Router {
-    let auth = AuthLayer::new(validator)
+/// Service tokens addressed to this service, over end users' tokens checked by `validator`
+/// (which also admits them directly).
+fn service_verifier(
+    service: &ServiceConfig,
+    validator: Validator,
+    allow_http: bool,
+) -> Result<ServiceTokenVerifier, String> {
+    let mut builder = ServiceTokenVerifier::builder(service.identity.clone())
+        .user_tokens(validator)
+        .accept_user_tokens_directly();
+    for (identity, url) in &service.trusted {
+        let source = KeySource::jwks(url);
+        let source = if allow_http {
+            source.allow_insecure_http()
+        } else {
+            source
+        };
+        let keys = source
+            .build()
+            .map_err(|e| format!("MESHWARD_TRUSTED_SERVICES {identity}={url}: {e}"))?;
+        builder = builder.trust_service(identity.clone(), keys);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("MESHWARD_SERVICE_ID / MESHWARD_TRUSTED_SERVICES: {e}"))
+}
+
+fn app<V: Verifier + std::fmt::Debug>(verifier: V, config: &Config) -> Router {
+    let auth = AuthLayer::new(verifier)
         .with_rejection_response(DefaultRejectionResponse::new().realm(config.issuer.clone()));
     let protected = Router::new()
         .route(
@@ -242,7 +322,16 @@ async fn main() -> ExitCode {
     if let Err(e) = validator.warm_up().await {
         eprintln!("protected_server: keys not loaded yet ({e}); answering 503 until they are");
     }
-    let app = app(validator, &config);
+    let app = match &config.service {
+        None => app(validator, &config),
+        Some(service) => match service_verifier(service, validator, config.allow_http) {
+            Ok(verifier) => app(verifier, &config),
+            Err(message) => {
+                eprintln!("protected_server: {message}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let acceptor = match config.tls.as_ref().map(acceptor).transpose() {
         Ok(acceptor) => acceptor,
         Err(message) => {

@@ -159,3 +159,94 @@ async fn routes_over_mtls_with_a_jwks_file() {
     );
     drop(child);
 }
+
+#[tokio::test]
+async fn service_tokens_from_trusted_services() {
+    use meshward::mint::{JwksPublisher, ServiceSigner, SigningKey as ServiceKey};
+
+    const ME: &str = "spiffe://prod.test/ns/shop/sa/orders";
+    const GATEWAY: &str = "spiffe://prod.test/ns/edge/sa/gateway";
+    let idp = SigningKey::generate(Algorithm::ES256, "k1");
+    let gateway = ServiceSigner::builder(GATEWAY, ServiceKey::generate(Algorithm::ES256).unwrap())
+        .build()
+        .unwrap();
+    let jwks_server =
+        serve_axum(axum::Router::new().route_service("/jwks", JwksPublisher::new(gateway.clone())))
+            .await;
+    let dir = TempDir::new("protected-services");
+    let envs = [
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
+        (
+            "MESHWARD_JWKS_FILE",
+            dir.write("jwks.json", &jwks(&[idp.jwk_json()]))
+                .display()
+                .to_string(),
+        ),
+        ("MESHWARD_SERVICE_ID", ME.to_owned()),
+        (
+            "MESHWARD_TRUSTED_SERVICES",
+            format!("{GATEWAY}={}", jwks_server.url("/jwks")),
+        ),
+        ("MESHWARD_ALLOW_HTTP", "1".to_owned()),
+    ];
+    let (_child, port) = start(&envs).await;
+    let url = format!("http://127.0.0.1:{port}/whoami");
+
+    // An end user's token directly: as before, no caller.
+    let user = idp.sign(&claims("alice", "read"));
+    let seen = http_get(
+        &url,
+        &[("authorization", format!("Bearer {user}").as_str())],
+    )
+    .await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(
+        seen.json(),
+        json!({"sub": "alice", "iss": ISSUER, "scopes": ["read"]})
+    );
+
+    // Through the gateway: the caller and the chain.
+    let alice = meshward::jwt::Validator::builder(ISSUER, [AUDIENCE])
+        .add_key(meshward::jwt::VerifyingKey::from_jwk_json(&idp.jwk_json().to_string()).unwrap())
+        .build()
+        .unwrap()
+        .validate(&user)
+        .await
+        .unwrap();
+    let hop = gateway.mint(&alice, ME).unwrap();
+    let seen = http_get(
+        &url,
+        &[("authorization", format!("Bearer {}", hop.as_str()).as_str())],
+    )
+    .await;
+    assert_eq!(seen.status, 200, "{}", seen.body_text());
+    assert_eq!(
+        seen.json(),
+        json!({"sub": "alice", "iss": ISSUER, "scopes": ["read"], "caller": GATEWAY, "chain": [GATEWAY]})
+    );
+    // A hop addressed to another service is refused.
+    let elsewhere = gateway.mint(&alice, "spiffe://prod.test/ns/x").unwrap();
+    let seen = http_get(
+        &url,
+        &[(
+            "authorization",
+            format!("Bearer {}", elsewhere.as_str()).as_str(),
+        )],
+    )
+    .await;
+    assert_eq!(seen.status, 401);
+
+    // Half the configuration is an error, exit 2.
+    let out = tokio::process::Command::new(example_binary())
+        .env_clear()
+        .env("MESHWARD_ISSUER", ISSUER)
+        .env("MESHWARD_AUDIENCE", AUDIENCE)
+        .env("MESHWARD_SERVICE_ID", ME)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_TRUSTED_SERVICES"));
+    jwks_server.stop().await;
+}
