@@ -271,3 +271,67 @@ fn hmac_secrets_are_only_held_in_zeroizing_keys() {
     fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
     zeroized_on_drop::<jsonwebtoken::DecodingKey>();
 }
+
+#[test]
+fn minting_is_the_one_audit_event_too() {
+    use crate::mint::{MintLayer, ServiceSigner, SigningKey};
+
+    let signer = ServiceSigner::builder(
+        "spiffe://td/ns/a/sa/gateway",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .build()
+    .unwrap();
+    let client = |signer: ServiceSigner| {
+        ServiceBuilder::new()
+            .layer(MintLayer::new(signer, "spiffe://td/ns/a/sa/orders"))
+            .service_fn(|request: Request<()>| async move {
+                let auth = request.headers().get(header::AUTHORIZATION).cloned();
+                let mut response = Response::new(());
+                if let Some(auth) = auth {
+                    assert!(auth.is_sensitive(), "the token is marked sensitive");
+                    response.headers_mut().insert("x-auth", auth);
+                }
+                Ok::<_, Infallible>(response)
+            })
+    };
+    let principal = crate::principal::test_principal("read");
+    let with_principal = signer.clone();
+    let (response, events) = audited(move || async move {
+        let mut request = Request::get("/reserve").body(()).unwrap();
+        request.extensions_mut().insert(principal);
+        client(with_principal).oneshot(request).await.unwrap()
+    });
+    assert!(
+        response.headers()["x-auth"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer ey")
+    );
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].get("layer"), Some("mint"));
+    assert_eq!(events[0].get("decision"), Some("allow"));
+    assert_eq!(events[0].get("reason"), Some("minted"));
+    assert_eq!(
+        events[0].get("audience"),
+        Some("spiffe://td/ns/a/sa/orders")
+    );
+    assert_eq!(events[0].get("sub"), Some("alice"));
+    assert!(events[0].fields.iter().all(|(_, v)| !v.contains("eyJ")));
+
+    // No principal, and the layer was not told to call as the service: refused, not sent.
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let failed = tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(client(signer).oneshot(Request::get("/reserve").body(()).unwrap()))
+    });
+    let error = failed.unwrap_err();
+    let mint = error.downcast_ref::<crate::mint::MintError>().unwrap();
+    assert_eq!(mint.kind(), &crate::mint::MintErrorKind::NoPrincipal);
+    let events = capture.0.lock().unwrap().clone();
+    assert_eq!(events[0].get("decision"), Some("deny"));
+    assert_eq!(events[0].get("reason"), Some("no_principal"));
+}

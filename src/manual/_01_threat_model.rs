@@ -20,6 +20,9 @@
 //! | someone who can make the provider unreachable | deny service | the last good keys keep serving for 24 h; a flood of unknown `kid`s costs one fetch per cooldown |
 //! | a client connecting around your proxy | forge `x-forwarded-client-cert` | the header is believed only from a proxy you name, by address or SPIFFE ID, and stripped from everyone else |
 //! | a client with a certificate from another CA, expired, or revoked | connect | rustls refuses the handshake (CA bundle, validity, CRLs) before meshward sees the certificate |
+//! | a compromised or buggy service of the mesh | claim another user, more scopes, or another path than the request took | each hop signs its own token and embeds the one it received: the receiver checks every signature, that every level names the same user, that no hop widened the scopes, and that each hop was addressed to the service that embedded it (service-token chapter) |
+//! | someone holding a service token from the wire | replay it to its audience, or from another workload | tokens live 60 s and name one audience; optionally the issuer must be the connection's SPIFFE ID (`bind_caller_to_peer`), and a `jti` is refused twice (`replay_guard`) |
+//! | a client sending a service token to an edge that expects access tokens (or the reverse) | confuse the two | explicit typing: `svc+jwt` is refused by every `Validator`, and the chain verifier admits nothing else as a hop |
 //!
 //! ## What it does not do (yet)
 //!
@@ -30,8 +33,11 @@
 //!   the next request with one is refused (401 `unknown signing key`). A token being verified
 //!   while the key set changes is not cached. Keep access-token lifetimes short, and the
 //!   JWKS `max-age` short enough that a pulled key is noticed in time.
-//! - **Replay protection** for one-time tokens (`jti`). Planned, as a trait with a shared
-//!   store.
+//! - **Replay protection** of access tokens (`jti`). Service tokens have it
+//!   (`ServiceTokenVerifierBuilder::replay_guard`, in memory per process); a store shared by
+//!   many instances is planned behind the same trait.
+//! - **Confidentiality of the chain.** Service tokens are signed, not encrypted: every later
+//!   hop can read every level, the end user's access token included.
 //! - **Authorization beyond scopes and peer identity.** Claim rules and policies come later.
 //! - **Secrets at rest.** meshward holds an HMAC secret only inside jsonwebtoken's
 //!   `DecodingKey`, which zeroizes its bytes when dropped (`ZeroizeOnDrop`, checked by a

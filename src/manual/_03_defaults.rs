@@ -21,3 +21,10 @@
 //! | handshake | 10 s timeout, 1024 at once | a silent client cannot hold the accept loop |
 //! | SPIFFE ID | only from exactly one valid URI SAN | the X.509-SVID specification |
 //! | XFCC | trusted from nobody | a header any client can send is worth nothing unless a proxy you name set it |
+//! | service token lifetime | 60 s, at most 10 min, never past the token it embeds | a hop's token is for one call: short enough that a stolen one is worth little, long enough for a retry |
+//! | minted-token reuse | per audience, received token and scopes, for three quarters of the token's life (10 000 entries) | a hot path mints once per minute, not once per call; turned off (`minted_token_cache(0)`) where the receiver guards against replay |
+//! | key rotation overlap | 10 min | longer than a peer's scheduled JWKS refresh (5 min at the least) and its unknown-`kid` cooldown (30 s), so no peer meets a `kid` it cannot fetch |
+//! | published JWKS `max-age` | 5 min | peers refresh ahead of it; a removed key stops serving at their next refresh |
+//! | service-token chain | 4 levels, 16 KiB | each level base64-wraps the one below (×4/3 + ≈550 B): four hops over a 2 KiB access token, within common header limits |
+//! | `svc+jwt` | never accepted where an access token is expected, and the reverse | explicit typing (RFC 8725 §3.11): one kind of token cannot be replayed as the other |
+//! | replay guard | off; 100 000 `jti`s in memory when on | one-time tokens need it; reused tokens (the default) would be refused by it |

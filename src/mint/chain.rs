@@ -127,6 +127,7 @@ impl ServiceTokenVerifier {
             bind_to_peer: false,
             replay: None,
             leeway: crate::jwt::DEFAULT_LEEWAY,
+            cache_capacity: crate::jwt::DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
 
@@ -401,9 +402,17 @@ pub struct ServiceTokenVerifierBuilder {
     bind_to_peer: bool,
     replay: Option<Arc<dyn ReplayGuard>>,
     leeway: Duration,
+    cache_capacity: u64,
 }
 
 impl ServiceTokenVerifierBuilder {
+    /// How many verified service tokens (of every level) to remember (default 10 000; 0
+    /// turns the cache off). The end users' tokens are cached by their own validator.
+    pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
     /// Trusts the service named `identity` (the `iss` of its tokens) with the keys from
     /// `keys`: its [`JwksPublisher`](super::JwksPublisher) through
     /// [`KeySource::jwks`](crate::jwt::KeySource::jwks), or keys you configure.
@@ -489,7 +498,8 @@ impl ServiceTokenVerifierBuilder {
             .key_source(first_keys)
             .for_service_tokens()
             .leeway(self.leeway)
-            .max_token_len(self.max_token_len);
+            .max_token_len(self.max_token_len)
+            .token_cache_capacity(self.cache_capacity);
         for (identity, keys) in services {
             builder = builder.add_issuer(Issuer::new(identity, audiences.clone()).key_source(keys));
         }

@@ -29,7 +29,7 @@ use crate::peer::PeerIdentity;
 /// # async fn f(client: meshward::mtls::MtlsClient) -> Result<(), Box<dyn std::error::Error>> {
 /// // hyper-util
 /// let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-///     .build::<_, http_body_util::Empty<bytes::Bytes>>(client.connector());
+///     .build::<_, http_body_util::Empty<hyper::body::Bytes>>(client.connector());
 /// # #[cfg(feature = "tonic")] {
 /// // tonic
 /// let channel = tonic::transport::Endpoint::from_static("http://inventory.internal:8443")
