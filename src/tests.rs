@@ -335,3 +335,64 @@ fn minting_is_the_one_audit_event_too() {
     assert_eq!(events[0].get("decision"), Some("deny"));
     assert_eq!(events[0].get("reason"), Some("no_principal"));
 }
+
+/// An inner service that is never ready: it failed.
+#[derive(Clone)]
+struct Broken;
+
+impl tower::Service<Request<()>> for Broken {
+    type Response = Response<()>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<Response<()>, std::io::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::io::Error>> {
+        std::task::Poll::Ready(Err(std::io::Error::other("inner service failed")))
+    }
+
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        std::future::ready(Ok(Response::new(())))
+    }
+}
+
+#[test]
+fn every_layer_passes_its_inner_services_readiness_on() {
+    use tower::Layer as _;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut auth = AuthLayer::new(validator()).layer(Broken);
+    let error = rt.block_on(auth.ready()).err().map(|e| e.to_string());
+    assert_eq!(error.as_deref(), Some("inner service failed"));
+    let mut authz = RequireScopesLayer::all(["read"]).layer(Broken);
+    let error = rt.block_on(authz.ready()).err().map(|e| e.to_string());
+    assert_eq!(error.as_deref(), Some("inner service failed"));
+    let signer = crate::mint::ServiceSigner::builder(
+        "https://a.test",
+        crate::mint::SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .build()
+    .unwrap();
+    let mut mint = crate::mint::MintLayer::new(signer, "https://b.test").layer(Broken);
+    let error = rt.block_on(mint.ready()).err().map(|e| e.to_string());
+    assert_eq!(error.as_deref(), Some("inner service failed"));
+}
+
+#[test]
+fn a_requirement_sees_the_request() {
+    use crate::authz::AuthzRequest;
+    let request = Request::post("/orders/7?x=1")
+        .header("x-tenant", "acme")
+        .body(())
+        .unwrap();
+    let view = AuthzRequest::new(&request);
+    assert_eq!(view.method(), http::Method::POST);
+    assert_eq!(view.uri().path(), "/orders/7");
+    assert_eq!(view.uri().query(), Some("x=1"));
+    assert_eq!(view.headers()["x-tenant"], "acme");
+    assert!(view.principal().is_none());
+    assert!(view.peer().is_none());
+    assert!(format!("{view:?}").contains("/orders/7"));
+}

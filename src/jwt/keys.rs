@@ -654,6 +654,35 @@ mod tests {
     }
 
     #[test]
+    fn jwks_files_are_read_up_to_one_mebibyte() {
+        let dir = std::env::temp_dir().join(format!("meshward-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A valid document padded with whitespace to an exact size.
+        let padded = |size: usize| {
+            let doc = format!(r#"{{"keys":[{ED_JWK}]}}"#);
+            format!("{doc}{}", " ".repeat(size - doc.len()))
+        };
+        let write = |name: &str, size: usize| {
+            let path = dir.join(name);
+            std::fs::write(&path, padded(size)).unwrap();
+            path
+        };
+        let at_cap = write("at-cap.json", 1024 * 1024);
+        assert_eq!(KeySet::from_jwks_file(&at_cap).unwrap().len(), 1);
+        let small = write("small.json", 3000);
+        assert_eq!(KeySet::from_jwks_file(&small).unwrap().len(), 1);
+        let over = write("over.json", 1024 * 1024 + 1);
+        let error = KeySet::from_jwks_file(&over).unwrap_err();
+        assert!(
+            matches!(error.kind(), ConfigErrorKind::Io { .. }),
+            "{error:?}"
+        );
+        let missing = KeySet::from_jwks_file(dir.join("missing.json")).unwrap_err();
+        assert!(matches!(missing.kind(), ConfigErrorKind::Io { .. }));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn hmac_secrets_must_be_long_enough() {
         let weak = |len: usize, alg| {
             VerifyingKey::hmac(&vec![0; len], alg)
