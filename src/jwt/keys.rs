@@ -621,6 +621,43 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_kid_is_unknown_even_beside_a_keyless_key_of_another_family() {
+        let set: KeySet = [VerifyingKey::from_jwk_json(ED_JWK).unwrap()]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            set.select(Some("x"), Algorithm::ES256).unwrap_err(),
+            TokenErrorKind::UnknownKey {
+                kid: Some("x".into())
+            }
+        );
+        assert_eq!(
+            set.select(None, Algorithm::ES256).unwrap_err(),
+            TokenErrorKind::AlgorithmNotAllowed {
+                alg: Algorithm::ES256
+            }
+        );
+        assert_eq!(
+            KeySet::new().select(None, Algorithm::ES256).unwrap_err(),
+            TokenErrorKind::UnknownKey { kid: None }
+        );
+    }
+
+    #[test]
+    fn a_p384_jwk_verifies_es384() {
+        use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+        use base64::Engine as _;
+        let pair = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..]),
+        });
+        let key = VerifyingKey::from_jwk_json(&jwk.to_string()).unwrap();
+        assert_eq!(key.algorithms(), &[Algorithm::ES384]);
+    }
+
+    #[test]
     fn key_without_kid_answers_unclaimed_kids() {
         let set: KeySet = [VerifyingKey::from_jwk_json(ED_JWK).unwrap()]
             .into_iter()

@@ -797,6 +797,18 @@ async fn xfcc_from_a_trusted_proxy_only() {
     )
     .await;
     assert_eq!(seen.json(), no_identity, "over the cap");
+    // Under the cap, a long header is read.
+    let long = format!("{fields_only};Subject=\"{}\"", "x".repeat(16 * 1024));
+    let seen = http_get(
+        &trusted.url("/"),
+        &[("x-forwarded-client-cert", long.as_str())],
+    )
+    .await;
+    assert_eq!(
+        seen.json()["spiffe_id"],
+        BILLING,
+        "16 KiB is under the 64 KiB cap"
+    );
 
     // Certificate-bound tokens through the proxy: the forwarded thumbprint is the one a
     // token's cnf.x5t#S256 must name.
