@@ -416,6 +416,12 @@ impl ServiceTokenVerifierBuilder {
     /// Trusts the service named `identity` (the `iss` of its tokens) with the keys from
     /// `keys`: its [`JwksPublisher`](super::JwksPublisher) through
     /// [`KeySource::jwks`](crate::jwt::KeySource::jwks), or keys you configure.
+    ///
+    /// To reach a peer's publisher over mutual TLS, give the source a reqwest client that
+    /// presents this service's certificate and checks the peer's:
+    /// `reqwest::Client::builder().use_preconfigured_tls((*mtls_client.client_config()).clone())`
+    /// with an `mtls::MtlsClient`, then
+    /// [`RemoteKeySourceBuilder::client`](crate::jwt::RemoteKeySourceBuilder::client).
     pub fn trust_service(mut self, identity: impl Into<String>, keys: KeySource) -> Self {
         self.services.push((identity.into(), keys));
         self

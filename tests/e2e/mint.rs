@@ -1092,3 +1092,56 @@ async fn a_request_through_three_real_services_over_mtls() {
     let _ = stop_inventory.send(());
     let _ = inventory.await;
 }
+
+#[tokio::test]
+async fn a_peers_keys_fetched_from_its_publisher_over_mtls() {
+    use crate::support::pki::Ca;
+    use meshward::mint::JwksPublisher;
+    use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient};
+
+    let mesh = Mesh::new();
+    let ca = Ca::new("mesh CA");
+    let gateway_svid = ca.workload(GATEWAY);
+    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(
+        gateway_svid.cert_pem,
+        gateway_svid.key_pem,
+    ))
+    .add_client_ca_pem(ca.pem.clone())
+    .build()
+    .unwrap();
+    let publisher = serve_axum_mtls(
+        &acceptor,
+        axum::Router::new().route_service("/jwks", JwksPublisher::new(mesh.gateway.signer.clone())),
+    )
+    .await;
+    // orders fetches the gateway's keys with its own certificate, checking the gateway's.
+    let orders_svid = ca.workload(ORDERS);
+    let tls = MtlsClient::builder(CertifiedKey::pem(orders_svid.cert_pem, orders_svid.key_pem))
+        .add_server_ca_pem(ca.pem.clone())
+        .expect_server_spiffe_id(GATEWAY)
+        .build()
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls.client_config()).clone())
+        .build()
+        .unwrap();
+    let keys = KeySource::jwks(format!("https://localhost:{}/jwks", publisher.addr.port()))
+        .client(http)
+        .build()
+        .unwrap();
+    let verifier = ServiceTokenVerifier::builder(ORDERS)
+        .trust_service(GATEWAY, keys.clone())
+        .user_tokens(mesh.users())
+        .build()
+        .unwrap();
+    let alice = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read"))
+        .await
+        .unwrap();
+    let hop = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
+    let p = verifier.verify(hop.as_str()).await.unwrap();
+    assert_eq!(p.caller(), Some(GATEWAY));
+    assert_eq!(keys.stats().unwrap().fetches, 1);
+    publisher.stop().await;
+}
