@@ -7,8 +7,9 @@
 //! | field | value |
 //! | --- | --- |
 //! | `layer` | `auth` (bearer token, service-token chain), `authz` (scopes, peers, policies), `mint` (an outbound service token) |
-//! | `decision` | `allow` or `deny` |
+//! | `decision` | `allow`, `deny`, or `would_deny` (a layer in dry-run mode let it through) |
 //! | `reason` | a short, stable label: `authenticated`, `anonymous`, `allowed`, or the refusal's ([`Rejection::label`]) |
+//! | `rule` | the rule of a rule table that decided, when one did |
 //! | `method`, `path` | the request's |
 //! | `sub`, `iss` | the principal's subject and issuer (the end user's) |
 //! | `caller`, `chain` | the service that called, and every service the request came through in call order (`a > b > c`), when it came through services |
@@ -56,6 +57,8 @@ pub(crate) enum Outcome<'a> {
     Allow(&'static str),
     /// Refused.
     Deny(&'a Rejection),
+    /// Would have been refused, and was let through: a layer in dry-run mode.
+    WouldDeny(&'a Rejection),
 }
 
 /// When the layer started deciding, for the latency histogram (free without `metrics`).
@@ -83,11 +86,35 @@ pub(crate) fn record<B>(
     outcome: Outcome<'_>,
     started: Started,
 ) {
+    record_rule(layer, request, principal, outcome, None, started);
+}
+
+/// As [`record`], naming the rule of a rule table that decided.
+pub(crate) fn record_rule<B>(
+    layer: Layer,
+    request: &Request<B>,
+    principal: Option<&Principal>,
+    outcome: Outcome<'_>,
+    rule: Option<&str>,
+    started: Started,
+) {
     let (decision, reason) = match outcome {
         Outcome::Allow(reason) => ("allow", reason),
         Outcome::Deny(rejection) => ("deny", rejection.label()),
+        Outcome::WouldDeny(rejection) => ("would_deny", rejection.label()),
     };
-    emit(layer, request, principal, None, decision, reason, started);
+    emit(
+        layer,
+        request,
+        Fields {
+            principal,
+            audience: None,
+            rule,
+        },
+        decision,
+        reason,
+        started,
+    );
 }
 
 /// Records a service token minted (`allow`) or refused (`deny`) for an outbound call to
@@ -106,23 +133,37 @@ pub(crate) fn record_mint<B>(
     emit(
         Layer::Mint,
         request,
-        principal,
-        audience,
+        Fields {
+            principal,
+            audience,
+            rule: None,
+        },
         decision,
         reason,
         started,
     );
 }
 
+/// The fields that only some layers know.
+struct Fields<'a> {
+    principal: Option<&'a Principal>,
+    audience: Option<&'a str>,
+    rule: Option<&'a str>,
+}
+
 fn emit<B>(
     layer: Layer,
     request: &Request<B>,
-    principal: Option<&Principal>,
-    audience: Option<&str>,
+    fields: Fields<'_>,
     decision: &'static str,
     reason: &'static str,
     started: Started,
 ) {
+    let Fields {
+        principal,
+        audience,
+        rule,
+    } = fields;
     // One field set for both levels; the values are only computed when the event is enabled.
     macro_rules! event {
         ($level:expr, $message:literal) => {
@@ -132,6 +173,7 @@ fn emit<B>(
                 layer = layer.label(),
                 decision,
                 reason,
+                rule,
                 method = %request.method(),
                 path = request.uri().path(),
                 sub = principal.and_then(Principal::subject),

@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::requirement::{PeerRequirement, Requirement, ScopeRequirement};
+use super::peer::PeerRequirement;
+use super::requirement::Requirement;
+use super::scope::ScopeRequirement;
 use super::service::Authz;
 use crate::rejection::DefaultRejectionResponse;
 
@@ -11,12 +13,21 @@ use crate::rejection::DefaultRejectionResponse;
 /// [`AuthLayer`](crate::jwt::AuthLayer) (or after the mTLS acceptor, for peer requirements).
 ///
 /// A request that fails the requirement never reaches the inner service: the responder `R`
-/// answers (401 without credentials, 403 otherwise; gRPC 16 or 7).
+/// answers (401 without credentials, 403 otherwise, 503 when a decision point cannot be
+/// reached; gRPC 16, 7 or 14). In [dry-run mode](Self::dry_run) it goes through, and the
+/// audit event says it would have been refused.
 #[derive(Clone)]
 #[must_use]
 pub struct AuthzLayer<Q, R = DefaultRejectionResponse> {
-    requirement: Arc<Q>,
+    config: Arc<Config<Q>>,
     responder: R,
+}
+
+/// What an [`AuthzLayer`] was configured with; read by `service.rs`.
+#[derive(Clone)]
+pub(crate) struct Config<Q> {
+    pub(crate) requirement: Q,
+    pub(crate) dry_run: bool,
 }
 
 /// Requires the request's [`Principal`](crate::Principal) to hold scopes: an [`AuthzLayer`]
@@ -47,7 +58,10 @@ impl<Q: Requirement> AuthzLayer<Q> {
     /// Checks `requirement` on every request.
     pub fn new(requirement: Q) -> Self {
         Self {
-            requirement: Arc::new(requirement),
+            config: Arc::new(Config {
+                requirement,
+                dry_run: false,
+            }),
             responder: DefaultRejectionResponse::default(),
         }
     }
@@ -57,14 +71,28 @@ impl<Q, R> AuthzLayer<Q, R> {
     /// Answers refusals with `responder`.
     pub fn with_rejection_response<R2>(self, responder: R2) -> AuthzLayer<Q, R2> {
         AuthzLayer {
-            requirement: self.requirement,
+            config: self.config,
             responder,
         }
     }
 
     /// The requirement checked.
     pub fn requirement(&self) -> &Q {
-        &self.requirement
+        &self.config.requirement
+    }
+}
+
+impl<Q: Clone, R> AuthzLayer<Q, R> {
+    /// Lets every request through, and records each one the requirement would have refused
+    /// as an audit event with `decision = "would_deny"`: for rolling a policy out.
+    ///
+    /// # Security
+    ///
+    /// Nothing is enforced in this mode.
+    pub fn dry_run(mut self) -> Self {
+        tracing::warn!(target: "meshward::authz", "authorization in dry-run mode: nothing is enforced");
+        Arc::make_mut(&mut self.config).dry_run = true;
+        self
     }
 }
 
@@ -97,8 +125,8 @@ impl Default for AuthzLayer<PeerRequirement> {
 
 impl<R> AuthzLayer<PeerRequirement, R> {
     fn map_peer(mut self, f: impl FnOnce(PeerRequirement) -> PeerRequirement) -> Self {
-        let requirement = Arc::unwrap_or_clone(self.requirement);
-        self.requirement = Arc::new(f(requirement));
+        let config = Arc::make_mut(&mut self.config);
+        config.requirement = f(std::mem::take(&mut config.requirement));
         self
     }
 
@@ -133,14 +161,15 @@ impl<S, Q, R: Clone> Layer<S> for AuthzLayer<Q, R> {
     type Service = Authz<S, Q, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authz::new(inner, Arc::clone(&self.requirement), self.responder.clone())
+        Authz::new(inner, Arc::clone(&self.config), self.responder.clone())
     }
 }
 
 impl<Q: fmt::Debug, R> fmt::Debug for AuthzLayer<Q, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthzLayer")
-            .field("requirement", &self.requirement)
+            .field("requirement", &self.config.requirement)
+            .field("dry_run", &self.config.dry_run)
             .field("responder", &std::any::type_name::<R>())
             .finish()
     }

@@ -43,12 +43,20 @@
 //! # Ok(()) }
 //! ```
 
+mod claims;
 mod error;
 mod future;
+mod identity;
 mod layer;
+mod peer;
+pub mod require;
 mod requirement;
+mod rules;
+mod scope;
 mod service;
 
+#[doc(inline)]
+pub use self::claims::{ClaimPath, Roles};
 #[doc(inline)]
 pub use self::error::{AuthzError, AuthzErrorKind};
 #[doc(inline)]
@@ -56,6 +64,16 @@ pub use self::future::ResponseFuture;
 #[doc(inline)]
 pub use self::layer::{AuthzLayer, RequirePeerLayer, RequireScopesLayer};
 #[doc(inline)]
-pub use self::requirement::{AuthzRequest, PeerRequirement, Requirement, ScopeRequirement};
+pub use self::peer::PeerRequirement;
+#[doc(inline)]
+pub use self::require::ClaimRequirementBuilder;
+#[doc(inline)]
+pub use self::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
+#[doc(inline)]
+pub use self::rules::{
+    Rule, RuleTable, RuleTableBuilder, RulesError, RulesErrorKind, SharedRules, TrailingSlash,
+};
+#[doc(inline)]
+pub use self::scope::ScopeRequirement;
 #[doc(inline)]
 pub use self::service::{Authz, RequirePeer, RequireScopes};

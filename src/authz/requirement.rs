@@ -1,7 +1,11 @@
 //! What a request must satisfy: the [`Requirement`] trait, the view of a request it checks,
-//! and the requirements meshward ships (scopes, peer identities).
+//! the [`Check`] it answers, and the combinators (`all`, `any`, `not`) and type-erased
+//! [`AnyRequirement`] that compose requirements.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 
@@ -56,6 +60,12 @@ impl<'a> AuthzRequest<'a> {
     pub fn peer(&self) -> Option<PeerIdentity> {
         peer_identity(self.extensions)
     }
+
+    /// The principal, or the refusal a requirement that needs one answers with (401).
+    pub(crate) fn authenticated(&self) -> Result<&'a Principal, AuthzError> {
+        self.principal()
+            .ok_or_else(|| AuthzErrorKind::Unauthenticated.into())
+    }
 }
 
 impl fmt::Debug for AuthzRequest<'_> {
@@ -67,312 +77,280 @@ impl fmt::Debug for AuthzRequest<'_> {
     }
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::ScopeRequirement {}
-    impl Sealed for super::PeerRequirement {}
+/// A decision that waits: a remote decision point's answer.
+pub(crate) type PendingDecision =
+    Pin<Box<dyn Future<Output = Result<(), AuthzError>> + Send + 'static>>;
+
+/// What a [`Requirement`] answered about one request: allowed or refused now, or (for a
+/// remote decision point) later; and which rule decided, when a rule table did.
+pub struct Check {
+    outcome: Outcome,
+    rule: Option<Arc<str>>,
 }
 
-/// A synchronous check of a request, run by [`AuthzLayer`](super::AuthzLayer) before the
-/// inner service: `Ok` lets the request through, an [`AuthzError`] refuses it.
+pub(crate) enum Outcome {
+    Ready(Result<(), AuthzError>),
+    Pending(PendingDecision),
+}
+
+impl Check {
+    /// The request may go through.
+    pub fn allow() -> Self {
+        Self::ready(Ok(()))
+    }
+
+    /// The request is refused with `error`.
+    pub fn deny(error: AuthzError) -> Self {
+        Self::ready(Err(error))
+    }
+
+    pub(crate) fn ready(result: Result<(), AuthzError>) -> Self {
+        Self {
+            outcome: Outcome::Ready(result),
+            rule: None,
+        }
+    }
+
+    pub(crate) fn pending(decision: PendingDecision) -> Self {
+        Self {
+            outcome: Outcome::Pending(decision),
+            rule: None,
+        }
+    }
+
+    /// Names the rule that decided (for the audit event).
+    pub(crate) fn with_rule(mut self, rule: Option<Arc<str>>) -> Self {
+        if rule.is_some() {
+            self.rule = rule;
+        }
+        self
+    }
+
+    /// The decision, if it was made without waiting.
+    pub fn ready_result(&self) -> Option<&Result<(), AuthzError>> {
+        match &self.outcome {
+            Outcome::Ready(result) => Some(result),
+            Outcome::Pending(_) => None,
+        }
+    }
+
+    /// The rule that decided, when a rule table did.
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_deref()
+    }
+
+    pub(crate) fn into_parts(self) -> (Outcome, Option<Arc<str>>) {
+        (self.outcome, self.rule)
+    }
+}
+
+impl From<Result<(), AuthzError>> for Check {
+    fn from(result: Result<(), AuthzError>) -> Self {
+        Self::ready(result)
+    }
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Check");
+        match &self.outcome {
+            Outcome::Ready(result) => d.field("result", result),
+            Outcome::Pending(_) => d.field("result", &"pending"),
+        };
+        d.field("rule", &self.rule).finish()
+    }
+}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+/// A check of a request, run by [`AuthzLayer`](super::AuthzLayer) before the inner service:
+/// it allows the request, refuses it with an [`AuthzError`], or (a remote decision point)
+/// answers later.
+///
+/// meshward's requirements are built with the functions of [`require`](super::require) (and
+/// [`ScopeRequirement`](super::ScopeRequirement), [`PeerRequirement`](super::PeerRequirement),
+/// [`RuleTable`](super::RuleTable), the Rego and OPA policies); your own logic goes in
+/// [`require::from_fn`](super::require::from_fn).
 ///
 /// This trait is sealed.
 pub trait Requirement: sealed::Sealed + Send + Sync + 'static {
     /// Checks `request`.
-    ///
-    /// # Errors
-    ///
-    /// The [`AuthzError`] that refuses the request.
-    fn check(&self, request: &AuthzRequest<'_>) -> Result<(), AuthzError>;
+    fn check(&self, request: &AuthzRequest<'_>) -> Check;
 }
 
-/// The principal must hold scopes: all of a list, or any one of it. A request without a
-/// principal is unauthenticated (401); one whose principal lacks them gets 403
-/// `insufficient_scope`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ScopeRequirement {
-    scopes: Vec<String>,
-    all: bool,
+/// Any requirement, behind one type: what [`require`](super::require)'s functions return and
+/// what combinators and rule tables hold. Cloning is cheap.
+#[derive(Clone)]
+pub struct AnyRequirement {
+    inner: Arc<dyn Requirement>,
+    name: &'static str,
 }
 
-impl ScopeRequirement {
-    /// Every one of `scopes`.
-    pub fn all<I>(scopes: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
+impl AnyRequirement {
+    /// Type-erases `requirement`.
+    pub fn new<Q: Requirement + fmt::Debug>(requirement: Q) -> Self {
         Self {
-            scopes: scopes.into_iter().map(Into::into).collect(),
-            all: true,
-        }
-    }
-
-    /// At least one of `scopes`.
-    pub fn any<I>(scopes: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        Self {
-            scopes: scopes.into_iter().map(Into::into).collect(),
-            all: false,
-        }
-    }
-
-    /// The scopes named.
-    pub fn scopes(&self) -> &[String] {
-        &self.scopes
-    }
-
-    /// Whether all of them are required (else any one).
-    pub fn requires_all(&self) -> bool {
-        self.all
-    }
-}
-
-impl Requirement for ScopeRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Result<(), AuthzError> {
-        let principal = request.principal().ok_or(AuthzErrorKind::Unauthenticated)?;
-        let held = principal.scopes();
-        let wanted = self.scopes.iter().map(String::as_str);
-        let ok = if self.all {
-            held.contains_all(wanted)
-        } else {
-            held.contains_any(wanted)
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(AuthzErrorKind::InsufficientScope {
-                required: self.scopes.clone(),
-                all: self.all,
-            }
-            .into())
+            name: std::any::type_name::<Q>(),
+            inner: Arc::new(Debugged(requirement)),
         }
     }
 }
 
-impl fmt::Debug for ScopeRequirement {
+/// Keeps a requirement's `Debug` through the type erasure.
+struct Debugged<Q>(Q);
+
+impl<Q> sealed::Sealed for Debugged<Q> {}
+
+impl<Q: Requirement> Requirement for Debugged<Q> {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        self.0.check(request)
+    }
+}
+
+impl sealed::Sealed for AnyRequirement {}
+
+impl Requirement for AnyRequirement {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        self.inner.check(request)
+    }
+}
+
+impl fmt::Debug for AnyRequirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeRequirement")
-            .field("scopes", &self.scopes)
-            .field("all", &self.all)
-            .finish()
+        f.debug_tuple("AnyRequirement").field(&self.name).finish()
     }
 }
 
-/// The connection must carry a client-certificate identity, and, when patterns are given,
-/// one that matches at least one of them. No identity: 401 (gRPC `UNAUTHENTICATED`); an
-/// identity that matches no pattern: 403 (gRPC `PERMISSION_DENIED`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PeerRequirement {
-    patterns: Vec<PeerPattern>,
-}
+/// Every one of the requirements; the first refusal (in order) is the answer.
+#[derive(Debug, Clone)]
+pub(crate) struct AllOf(pub(crate) Vec<AnyRequirement>);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum PeerPattern {
-    SpiffeId(String),
-    SpiffePrefix(String),
-    TrustDomain(String),
-    Dns(String),
-    Subject(String),
-}
+impl sealed::Sealed for AllOf {}
 
-impl PeerPattern {
-    fn matches(&self, id: &PeerIdentity) -> bool {
-        let spiffe = id.spiffe_id();
-        match self {
-            Self::SpiffeId(want) => spiffe.is_some_and(|s| s.as_str() == want),
-            Self::SpiffePrefix(prefix) => spiffe.is_some_and(|s| {
-                let s = s.as_str();
-                let prefix = prefix.trim_end_matches('/');
-                s == prefix
-                    || s.strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            }),
-            Self::TrustDomain(td) => spiffe.is_some_and(|s| s.trust_domain() == td),
-            Self::Dns(name) => id.dns_names().iter().any(|d| d.eq_ignore_ascii_case(name)),
-            Self::Subject(subject) => id.subject() == subject,
-        }
-    }
-}
-
-impl PeerRequirement {
-    /// Any verified client identity; add patterns to narrow it.
-    pub fn any_verified() -> Self {
-        Self::default()
-    }
-
-    fn push(mut self, pattern: PeerPattern) -> Self {
-        self.patterns.push(pattern);
-        self
-    }
-
-    /// Allows exactly this SPIFFE ID.
-    #[must_use]
-    pub fn allow_spiffe_id(self, id: impl Into<String>) -> Self {
-        self.push(PeerPattern::SpiffeId(id.into()))
-    }
-
-    /// Allows SPIFFE IDs under this path prefix, at a segment boundary:
-    /// `spiffe://td/ns/billing` allows `spiffe://td/ns/billing/sa/api` but not
-    /// `spiffe://td/ns/billing-old`.
-    #[must_use]
-    pub fn allow_spiffe_path_prefix(self, prefix: impl Into<String>) -> Self {
-        self.push(PeerPattern::SpiffePrefix(prefix.into()))
-    }
-
-    /// Allows every SPIFFE ID of a trust domain.
-    #[must_use]
-    pub fn allow_trust_domain(self, trust_domain: impl Into<String>) -> Self {
-        self.push(PeerPattern::TrustDomain(trust_domain.into()))
-    }
-
-    /// Allows certificates with this DNS SAN (case-insensitive).
-    #[must_use]
-    pub fn allow_dns_name(self, name: impl Into<String>) -> Self {
-        self.push(PeerPattern::Dns(name.into()))
-    }
-
-    /// Allows certificates with exactly this subject DN (as `CN=…, O=…`).
-    #[must_use]
-    pub fn allow_subject(self, subject: impl Into<String>) -> Self {
-        self.push(PeerPattern::Subject(subject.into()))
-    }
-
-    fn check_identity(&self, identity: Option<&PeerIdentity>) -> Result<(), AuthzError> {
-        let identity = identity.ok_or(AuthzErrorKind::NoPeerIdentity)?;
-        if self.patterns.is_empty() || self.patterns.iter().any(|p| p.matches(identity)) {
-            Ok(())
-        } else {
-            Err(AuthzErrorKind::PeerNotAllowed {
-                identity: identity.display_name().to_owned(),
+impl Requirement for AllOf {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        let mut waiting = Vec::new();
+        for requirement in &self.0 {
+            match requirement.check(request).into_parts().0 {
+                Outcome::Ready(Ok(())) => {}
+                Outcome::Ready(Err(error)) => return Check::deny(error),
+                Outcome::Pending(decision) => waiting.push(decision),
             }
-            .into())
         }
+        if waiting.is_empty() {
+            return Check::allow();
+        }
+        Check::pending(Box::pin(async move {
+            for decision in waiting {
+                decision.await?;
+            }
+            Ok(())
+        }))
     }
 }
 
-impl Requirement for PeerRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Result<(), AuthzError> {
-        self.check_identity(request.peer().as_ref())
-    }
-}
+/// At least one of the requirements; when none holds, the first one's refusal is the answer.
+#[derive(Debug, Clone)]
+pub(crate) struct AnyOf(pub(crate) Vec<AnyRequirement>);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::peer::IdentityParts;
+impl sealed::Sealed for AnyOf {}
 
-    fn identity(uri: Option<&str>, dns: &[&str], subject: &str) -> PeerIdentity {
-        let parts = IdentityParts {
-            dns_names: dns.iter().map(|d| (*d).to_owned()).collect(),
-            subject: subject.to_owned(),
-            ..IdentityParts::default()
-        };
-        PeerIdentity::from_parts(parts.with_uris(uri.into_iter().map(str::to_owned).collect()))
-    }
-
-    fn kind(result: Result<(), AuthzError>) -> Option<AuthzErrorKind> {
-        result.err().map(|e| e.kind().clone())
-    }
-
-    fn check_scopes(requirement: &ScopeRequirement, held: Option<&str>) -> Option<AuthzErrorKind> {
-        let mut request = Request::new(());
-        if let Some(held) = held {
-            request
-                .extensions_mut()
-                .insert(crate::principal::test_principal(held));
+impl Requirement for AnyOf {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        let mut first_error = None;
+        let mut waiting = Vec::new();
+        for requirement in &self.0 {
+            match requirement.check(request).into_parts().0 {
+                Outcome::Ready(Ok(())) => return Check::allow(),
+                Outcome::Ready(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                Outcome::Pending(decision) => waiting.push(decision),
+            }
         }
-        kind(requirement.check(&AuthzRequest::new(&request)))
-    }
-
-    #[test]
-    fn all_needs_every_scope_any_needs_one() {
-        let all = ScopeRequirement::all(["read", "write"]);
-        let any = ScopeRequirement::any(["read", "write"]);
-        let missing_all = Some(AuthzErrorKind::InsufficientScope {
-            required: vec!["read".into(), "write".into()],
-            all: true,
-        });
-        let missing_any = Some(AuthzErrorKind::InsufficientScope {
-            required: vec!["read".into(), "write".into()],
-            all: false,
-        });
-        assert_eq!(check_scopes(&all, Some("read write admin")), None);
-        assert_eq!(check_scopes(&all, Some("read")), missing_all);
-        assert_eq!(check_scopes(&any, Some("write")), None);
-        assert_eq!(check_scopes(&any, Some("admin")), missing_any);
-        // No principal at all (an anonymous request an optional AuthLayer let through).
-        assert_eq!(
-            check_scopes(&all, None),
-            Some(AuthzErrorKind::Unauthenticated)
-        );
-        assert_eq!(
-            check_scopes(&any, None),
-            Some(AuthzErrorKind::Unauthenticated)
-        );
-        assert_eq!(all.scopes(), ["read", "write"]);
-        assert!(all.requires_all());
-        assert!(!any.requires_all());
-    }
-
-    #[test]
-    fn each_peer_pattern_matches_only_its_own() {
-        let billing = identity(
-            Some("spiffe://prod.example/ns/billing/sa/api"),
-            &["billing.internal"],
-            "CN=billing, O=Example",
-        );
-        let other = identity(
-            Some("spiffe://staging.example/ns/billing-old/sa/api"),
-            &["other.internal"],
-            "CN=other, O=Example",
-        );
-        let cases = [
-            PeerRequirement::any_verified()
-                .allow_spiffe_id("spiffe://prod.example/ns/billing/sa/api"),
-            PeerRequirement::any_verified()
-                .allow_spiffe_path_prefix("spiffe://prod.example/ns/billing/"),
-            PeerRequirement::any_verified().allow_trust_domain("prod.example"),
-            PeerRequirement::any_verified().allow_dns_name("BILLING.internal"),
-            PeerRequirement::any_verified().allow_subject("CN=billing, O=Example"),
-        ];
-        for requirement in &cases {
-            assert_eq!(
-                kind(requirement.check_identity(Some(&billing))),
-                None,
-                "{requirement:?}"
-            );
-            assert_eq!(
-                kind(requirement.check_identity(Some(&other))),
-                Some(AuthzErrorKind::PeerNotAllowed {
-                    identity: "spiffe://staging.example/ns/billing-old/sa/api".into()
-                }),
-                "{requirement:?}"
-            );
-            assert_eq!(
-                kind(requirement.check_identity(None)),
-                Some(AuthzErrorKind::NoPeerIdentity)
-            );
-        }
-        // A prefix stops at a segment boundary.
-        let prefix = PeerRequirement::any_verified()
-            .allow_spiffe_path_prefix("spiffe://staging.example/ns/billing");
-        assert!(prefix.check_identity(Some(&other)).is_err());
-        // No pattern: any verified identity.
-        assert_eq!(
-            kind(PeerRequirement::any_verified().check_identity(Some(&other))),
-            None
-        );
-        // Without a SPIFFE ID, the subject names the refused peer.
-        let plain = identity(None, &[], "CN=plain");
-        assert_eq!(
-            kind(cases[0].check_identity(Some(&plain))),
-            Some(AuthzErrorKind::PeerNotAllowed {
-                identity: "CN=plain".into()
+        let nothing = || {
+            AuthzError::from(AuthzErrorKind::Custom {
+                reason: "any of nothing",
             })
-        );
+        };
+        if waiting.is_empty() {
+            return Check::deny(first_error.unwrap_or_else(nothing));
+        }
+        Check::pending(Box::pin(async move {
+            let mut error = first_error;
+            for decision in waiting {
+                match decision.await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
+                }
+            }
+            Err(error.unwrap_or_else(nothing))
+        }))
+    }
+}
+
+/// The opposite of a requirement: allowed when it refuses. A refusal for want of credentials
+/// (401) or of a decision point (503) stays what it is: "not" never lets an anonymous
+/// request through, nor one nobody could decide on.
+#[derive(Debug, Clone)]
+pub(crate) struct Not(pub(crate) AnyRequirement);
+
+impl sealed::Sealed for Not {}
+
+fn invert(result: Result<(), AuthzError>) -> Result<(), AuthzError> {
+    match result {
+        Ok(()) => Err(AuthzErrorKind::Excluded.into()),
+        Err(error) if error.keeps_through_not() => Err(error),
+        Err(_) => Ok(()),
+    }
+}
+
+impl Requirement for Not {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        match self.0.check(request).into_parts().0 {
+            Outcome::Ready(result) => Check::ready(invert(result)),
+            Outcome::Pending(decision) => {
+                Check::pending(Box::pin(async move { invert(decision.await) }))
+            }
+        }
+    }
+}
+
+type Predicate = dyn Fn(&AuthzRequest<'_>) -> bool + Send + Sync;
+
+/// A requirement of your own: a closure over the request.
+#[derive(Clone)]
+pub(crate) struct FromFn {
+    pub(crate) f: Arc<Predicate>,
+    pub(crate) reason: &'static str,
+}
+
+impl sealed::Sealed for FromFn {}
+
+impl Requirement for FromFn {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        if (self.f)(request) {
+            Check::allow()
+        } else {
+            Check::deny(
+                AuthzErrorKind::Custom {
+                    reason: self.reason,
+                }
+                .into(),
+            )
+        }
+    }
+}
+
+impl fmt::Debug for FromFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FromFn")
+            .field("f", &"<fn>")
+            .field("reason", &self.reason)
+            .finish()
     }
 }

@@ -1,0 +1,96 @@
+//! The path a rule table matches: percent-decoded, `.` and `..` resolved, empty segments
+//! dropped, so that `/admin/../orders`, `//orders` and `/%6frders` are all `/orders`, and
+//! `/%61dmin` is `/admin`.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode_str;
+
+/// The most segments a path may have; longer paths are refused rather than matched.
+pub(crate) const MAX_SEGMENTS: usize = 64;
+
+/// How a trailing slash counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TrailingSlash {
+    /// `/orders/` is `/orders` (the default).
+    #[default]
+    Ignore,
+    /// `/orders/` is only matched by a pattern ending in `/`.
+    Strict,
+}
+
+/// The normalised segments of `path`, or `None` when it cannot be normalised safely: an
+/// encoded `/` (`%2F`) or NUL, bytes that are not UTF-8 once decoded, `..` above the root,
+/// or more than [`MAX_SEGMENTS`] segments.
+pub(crate) fn segments(
+    path: &str,
+    lowercase: bool,
+    trailing: TrailingSlash,
+) -> Option<Vec<Cow<'_, str>>> {
+    let mut out: Vec<Cow<'_, str>> = Vec::new();
+    let raw: Vec<&str> = path.split('/').collect();
+    if raw.len() > MAX_SEGMENTS * 2 {
+        return None;
+    }
+    for segment in &raw {
+        let decoded: Cow<'_, str> = percent_decode_str(segment).decode_utf8().ok()?;
+        if decoded.contains('/') || decoded.contains('\0') {
+            return None;
+        }
+        match &*decoded {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            _ => out.push(if lowercase {
+                Cow::Owned(decoded.to_lowercase())
+            } else {
+                decoded
+            }),
+        }
+    }
+    let ends_with_slash = path.len() > 1 && path.ends_with('/');
+    if trailing == TrailingSlash::Strict && ends_with_slash && !out.is_empty() {
+        out.push(Cow::Borrowed(""));
+    }
+    (out.len() <= MAX_SEGMENTS).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(path: &str) -> Option<String> {
+        segments(path, false, TrailingSlash::Ignore).map(|s| format!("/{}", s.join("/")))
+    }
+
+    #[test]
+    fn paths_that_slip_past_naive_prefixes_are_normalised() {
+        assert_eq!(norm("/orders/7").as_deref(), Some("/orders/7"));
+        assert_eq!(norm("/admin/../orders").as_deref(), Some("/orders"));
+        assert_eq!(norm("/%61dmin").as_deref(), Some("/admin"));
+        assert_eq!(norm("/%2e%2e/admin").as_deref(), None, "above the root");
+        assert_eq!(norm("/x/%2e%2e/admin").as_deref(), Some("/admin"));
+        assert_eq!(norm("//orders///7/").as_deref(), Some("/orders/7"));
+        assert_eq!(norm("/./orders/.").as_deref(), Some("/orders"));
+        assert_eq!(norm("/").as_deref(), Some("/"));
+        assert_eq!(norm("").as_deref(), Some("/"));
+        assert_eq!(norm("/a%2Fb"), None, "an encoded slash");
+        assert_eq!(norm("/a%00b"), None, "NUL");
+        assert_eq!(norm("/%ff"), None, "not UTF-8");
+        assert_eq!(norm("/.."), None);
+        assert_eq!(norm(&"/a".repeat(MAX_SEGMENTS)).map(|_| ()), Some(()));
+        assert_eq!(norm(&"/a".repeat(MAX_SEGMENTS + 1)), None);
+    }
+
+    #[test]
+    fn case_and_trailing_slash_as_configured() {
+        let lower = segments("/Orders/ABC", true, TrailingSlash::Ignore).unwrap();
+        assert_eq!(lower, ["orders", "abc"]);
+        let strict = segments("/orders/", false, TrailingSlash::Strict).unwrap();
+        assert_eq!(strict, ["orders", ""]);
+        let root = segments("/", false, TrailingSlash::Strict).unwrap();
+        assert!(root.is_empty());
+    }
+}
