@@ -125,7 +125,9 @@ impl Spec {
         Ok(match self {
             Self::Authenticated(true) => require::authenticated(),
             Self::Authenticated(false) => {
-                return Err("authenticated = false requires nothing; say allow = \"anyone\"".into());
+                return Err(
+                    "authenticated = false requires nothing; say allow = \"anyone\"".into(),
+                );
             }
             Self::ScopesAll(s) => require::scopes_all(nonempty(s, "scopes_all")?),
             Self::ScopesAny(s) => require::scopes_any(nonempty(s, "scopes_any")?),

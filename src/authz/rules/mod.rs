@@ -302,8 +302,7 @@ impl RuleTableBuilder {
                 .into());
             }
             let pattern = rule.path.as_deref().ok_or_else(|| invalid("no path"))?;
-            let parts = pattern::parse(pattern, self.lowercase, self.trailing)
-                .map_err(&invalid)?;
+            let parts = pattern::parse(pattern, self.lowercase, self.trailing).map_err(&invalid)?;
             let methods = match &rule.methods {
                 None => None,
                 Some(methods) if methods.is_empty() => {
