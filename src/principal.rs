@@ -428,11 +428,41 @@ impl fmt::Display for Scopes {
 /// A principal for unit tests of the layers above: subject `alice`, these scopes.
 #[cfg(test)]
 pub(crate) fn test_principal(scopes: &str) -> Principal {
+    test_principal_with(scopes, serde_json::json!({"sub": "alice"}))
+}
+
+/// A principal for unit tests with these scopes and claims (its subject from `sub`).
+#[cfg(test)]
+pub(crate) fn test_principal_with(scopes: &str, claims: Value) -> Principal {
+    Principal::from_verified(Arc::new(test_token(scopes, claims)))
+}
+
+/// A principal for unit tests that came through `actors` (in call order).
+#[cfg(test)]
+pub(crate) fn test_principal_through(actors: &[&str]) -> Principal {
+    let user = Arc::new(test_token("read", serde_json::json!({"sub": "alice"})));
+    Principal::through_services(
+        Arc::clone(&user),
+        ServiceChain {
+            received: user,
+            actors: actors.iter().map(|a| (*a).to_owned()).collect(),
+            expires_at: i64::MAX,
+            bound_peer: None,
+        },
+    )
+}
+
+#[cfg(test)]
+fn test_token(scopes: &str, claims: Value) -> VerifiedToken {
     let mut set = Scopes::default();
     set.insert_delimited(scopes);
-    Principal::from_verified(Arc::new(VerifiedToken {
+    let claims = match claims {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    VerifiedToken {
         issuer: "https://issuer.test".into(),
-        subject: Some("alice".into()),
+        subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         audiences: vec!["api".into()],
         expires_at: i64::MAX,
         not_before: None,
@@ -442,10 +472,10 @@ pub(crate) fn test_principal(scopes: &str) -> Principal {
         key_id: None,
         key_fingerprint: 0,
         scopes: set,
-        claims: Map::new(),
+        claims,
         raw: "a.b.c".into(),
         cnf_x5t: None,
-    }))
+    }
 }
 
 #[cfg(test)]

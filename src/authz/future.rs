@@ -46,7 +46,7 @@ struct Waiting<S, ReqBody, Q, R> {
     service: S,
     request: Request<ReqBody>,
     responder: R,
-    config: Arc<Config<Q>>,
+    config: Config<Q>,
     rule: Option<Arc<str>>,
     started: Started,
 }
@@ -74,7 +74,7 @@ where
         service: S,
         request: Request<ReqBody>,
         responder: R,
-        config: Arc<Config<Q>>,
+        config: Config<Q>,
         rule: Option<Arc<str>>,
         started: Started,
     ) -> Self {

@@ -16,18 +16,35 @@ use crate::rejection::DefaultRejectionResponse;
 /// answers (401 without credentials, 403 otherwise, 503 when a decision point cannot be
 /// reached; gRPC 16, 7 or 14). In [dry-run mode](Self::dry_run) it goes through, and the
 /// audit event says it would have been refused.
-#[derive(Clone)]
 #[must_use]
 pub struct AuthzLayer<Q, R = DefaultRejectionResponse> {
-    config: Arc<Config<Q>>,
+    config: Config<Q>,
     responder: R,
 }
 
-/// What an [`AuthzLayer`] was configured with; read by `service.rs`.
-#[derive(Clone)]
+impl<Q, R: Clone> Clone for AuthzLayer<Q, R> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            responder: self.responder.clone(),
+        }
+    }
+}
+
+/// What an [`AuthzLayer`] was configured with; read by `service.rs`. Cloning it clones a
+/// pointer, whatever the requirement.
 pub(crate) struct Config<Q> {
-    pub(crate) requirement: Q,
+    pub(crate) requirement: Arc<Q>,
     pub(crate) dry_run: bool,
+}
+
+impl<Q> Clone for Config<Q> {
+    fn clone(&self) -> Self {
+        Self {
+            requirement: Arc::clone(&self.requirement),
+            dry_run: self.dry_run,
+        }
+    }
 }
 
 /// Requires the request's [`Principal`](crate::Principal) to hold scopes: an [`AuthzLayer`]
@@ -58,10 +75,10 @@ impl<Q: Requirement> AuthzLayer<Q> {
     /// Checks `requirement` on every request.
     pub fn new(requirement: Q) -> Self {
         Self {
-            config: Arc::new(Config {
-                requirement,
+            config: Config {
+                requirement: Arc::new(requirement),
                 dry_run: false,
-            }),
+            },
             responder: DefaultRejectionResponse::default(),
         }
     }
@@ -82,7 +99,7 @@ impl<Q, R> AuthzLayer<Q, R> {
     }
 }
 
-impl<Q: Clone, R> AuthzLayer<Q, R> {
+impl<Q, R> AuthzLayer<Q, R> {
     /// Lets every request through, and records each one the requirement would have refused
     /// as an audit event with `decision = "would_deny"`: for rolling a policy out.
     ///
@@ -91,7 +108,7 @@ impl<Q: Clone, R> AuthzLayer<Q, R> {
     /// Nothing is enforced in this mode.
     pub fn dry_run(mut self) -> Self {
         tracing::warn!(target: "meshward::authz", "authorization in dry-run mode: nothing is enforced");
-        Arc::make_mut(&mut self.config).dry_run = true;
+        self.config.dry_run = true;
         self
     }
 }
@@ -125,8 +142,8 @@ impl Default for AuthzLayer<PeerRequirement> {
 
 impl<R> AuthzLayer<PeerRequirement, R> {
     fn map_peer(mut self, f: impl FnOnce(PeerRequirement) -> PeerRequirement) -> Self {
-        let config = Arc::make_mut(&mut self.config);
-        config.requirement = f(std::mem::take(&mut config.requirement));
+        let requirement = Arc::make_mut(&mut self.config.requirement);
+        *requirement = f(std::mem::take(requirement));
         self
     }
 
@@ -161,7 +178,7 @@ impl<S, Q, R: Clone> Layer<S> for AuthzLayer<Q, R> {
     type Service = Authz<S, Q, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authz::new(inner, Arc::clone(&self.config), self.responder.clone())
+        Authz::new(inner, self.config.clone(), self.responder.clone())
     }
 }
 

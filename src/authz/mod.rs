@@ -47,8 +47,16 @@ mod claims;
 mod error;
 mod future;
 mod identity;
+#[cfg(any(feature = "rego", feature = "opa"))]
+mod input;
 mod layer;
+#[cfg(feature = "opa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opa")))]
+mod opa;
 mod peer;
+#[cfg(feature = "rego")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rego")))]
+mod rego;
 pub mod require;
 mod requirement;
 mod rules;
@@ -63,8 +71,14 @@ pub use self::error::{AuthzError, AuthzErrorKind};
 pub use self::future::ResponseFuture;
 #[doc(inline)]
 pub use self::layer::{AuthzLayer, RequirePeerLayer, RequireScopesLayer};
+#[cfg(feature = "opa")]
+#[doc(inline)]
+pub use self::opa::{OpaConfigError, OpaConfigErrorKind, OpaPolicy, OpaPolicyBuilder};
 #[doc(inline)]
 pub use self::peer::PeerRequirement;
+#[cfg(feature = "rego")]
+#[doc(inline)]
+pub use self::rego::{RegoError, RegoErrorKind, RegoPolicy, RegoPolicyBuilder};
 #[doc(inline)]
 pub use self::require::ClaimRequirementBuilder;
 #[doc(inline)]
@@ -77,3 +91,6 @@ pub use self::rules::{
 pub use self::scope::ScopeRequirement;
 #[doc(inline)]
 pub use self::service::{Authz, RequirePeer, RequireScopes};
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,6 @@
 //! driven by [`ResponseFuture`].
 
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -20,11 +19,20 @@ use crate::principal::Principal;
 use crate::rejection::{Rejection, RejectionResponse, pass_on_challenge, respond};
 
 /// The service made by [`AuthzLayer`](super::AuthzLayer).
-#[derive(Clone)]
 pub struct Authz<S, Q, R> {
     inner: S,
-    config: Arc<Config<Q>>,
+    config: Config<Q>,
     responder: R,
+}
+
+impl<S: Clone, Q, R: Clone> Clone for Authz<S, Q, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            responder: self.responder.clone(),
+        }
+    }
 }
 
 /// The service made by [`RequireScopesLayer`](super::RequireScopesLayer).
@@ -34,7 +42,7 @@ pub type RequireScopes<S, R> = Authz<S, ScopeRequirement, R>;
 pub type RequirePeer<S, R> = Authz<S, PeerRequirement, R>;
 
 impl<S, Q, R> Authz<S, Q, R> {
-    pub(crate) fn new(inner: S, config: Arc<Config<Q>>, responder: R) -> Self {
+    pub(crate) fn new(inner: S, config: Config<Q>, responder: R) -> Self {
         Self {
             inner,
             config,
@@ -103,7 +111,7 @@ where
                     service,
                     request,
                     self.responder.clone(),
-                    Arc::clone(&self.config),
+                    self.config.clone(),
                     rule,
                     started,
                 )
