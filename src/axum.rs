@@ -26,11 +26,12 @@ use std::convert::Infallible;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
+use serde::de::DeserializeOwned;
 
 use crate::authz::{AuthzError, AuthzErrorKind};
 use crate::jwt::{TokenError, TokenErrorKind};
 use crate::peer::{PeerIdentity, peer_identity};
-use crate::principal::Principal;
+use crate::principal::{Claims, Principal};
 use crate::rejection::Rejection;
 
 /// Extracts the principal that [`AuthLayer`](crate::jwt::AuthLayer) inserted. Without one
@@ -45,6 +46,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .get::<Principal>()
             .cloned()
             .ok_or_else(|| Rejection::from(TokenError::new(TokenErrorKind::Missing)))
+    }
+}
+
+/// Extracts the end user's claims as a type of your own, deserialized once per verified
+/// token (see [`Claims`]). Without a principal the answer is 401 as for [`Principal`]; claims
+/// that do not have the shape of `T` get 401 `invalid_token`
+/// ([`TokenErrorKind::ClaimsMismatch`]), and the handler is not called.
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .ok_or_else(|| Rejection::from(TokenError::new(TokenErrorKind::Missing)))?;
+        principal
+            .typed_claims()
+            .map_err(|_| Rejection::from(TokenError::new(TokenErrorKind::ClaimsMismatch)))
     }
 }
 

@@ -114,7 +114,7 @@ pub use self::builder::ServiceBuilderExt;
 #[doc(inline)]
 pub use self::peer::{PeerIdentity, PeerInfo, SpiffeId, peer_identity};
 #[doc(inline)]
-pub use self::principal::{ClaimsError, ClaimsErrorKind, Principal, Scopes};
+pub use self::principal::{Claims, ClaimsError, ClaimsErrorKind, Principal, Scopes};
 #[doc(inline)]
 pub use self::rejection::{
     ChallengeParams, DefaultRejectionResponse, Rejection, RejectionKind, RejectionResponse,

@@ -17,7 +17,10 @@
 //! ```
 
 use crate::peer::{PeerIdentity, peer_identity};
-use crate::principal::Principal;
+use serde::de::DeserializeOwned;
+
+use crate::jwt::{TokenError, TokenErrorKind};
+use crate::principal::{Claims, Principal};
 use crate::rejection::Rejection;
 
 mod sealed {
@@ -33,6 +36,28 @@ pub trait RequestExt: sealed::Sealed {
     /// The client-certificate identity of the call's connection (or a trusted proxy's
     /// report of it), if any.
     fn peer_identity(&self) -> Option<PeerIdentity>;
+
+    /// The end user's claims as a type of your own, deserialized once per verified token
+    /// (see [`Claims`]); `UNAUTHENTICATED` without a principal or when the claims do not have
+    /// the shape of `T`.
+    ///
+    /// ```
+    /// use meshward::tonic::RequestExt;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// fn tenant_of(request: &tonic::Request<()>) -> Result<String, tonic::Status> {
+    ///     Ok(request.claims::<Tenant>()?.tenant.clone())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The `Status` of [`TokenErrorKind::Missing`] or [`TokenErrorKind::ClaimsMismatch`].
+    fn claims<C>(&self) -> Result<Claims<C>, tonic::Status>
+    where
+        C: DeserializeOwned + Send + Sync + 'static;
 }
 
 impl<T> RequestExt for tonic::Request<T> {
@@ -42,6 +67,20 @@ impl<T> RequestExt for tonic::Request<T> {
 
     fn peer_identity(&self) -> Option<PeerIdentity> {
         peer_identity(self.extensions())
+    }
+
+    fn claims<C>(&self) -> Result<Claims<C>, tonic::Status>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let principal = self.principal().ok_or_else(|| {
+            tonic::Status::from(Rejection::from(TokenError::new(TokenErrorKind::Missing)))
+        })?;
+        principal.typed_claims().map_err(|_| {
+            tonic::Status::from(Rejection::from(TokenError::new(
+                TokenErrorKind::ClaimsMismatch,
+            )))
+        })
     }
 }
 

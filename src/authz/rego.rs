@@ -289,16 +289,16 @@ impl RegoPolicyBuilder {
                 })
             })?;
         }
-        // The decision rule must exist: evaluating it once on an empty input shows that
-        // (an unknown rule is an error; an undefined result is not).
-        let mut probe = engine.clone();
-        probe.set_input(regorus::Value::new_object());
-        probe.eval_rule(self.rule.clone()).map_err(|e| {
-            RegoError::from(RegoErrorKind::Policy {
-                what: self.rule.clone(),
-                message: e.to_string(),
-            })
-        })?;
+        // The decision rule must exist; compiling for it says so without evaluating anything.
+        engine
+            .clone()
+            .compile_with_entrypoint(&self.rule.as_str().into())
+            .map_err(|e| {
+                RegoError::from(RegoErrorKind::Policy {
+                    what: self.rule.clone(),
+                    message: e.to_string(),
+                })
+            })?;
         Ok(Compiled {
             engine,
             rule: self.rule,

