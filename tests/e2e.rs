@@ -8,6 +8,8 @@
 
 mod support;
 
+#[path = "e2e/authz.rs"]
+mod authz;
 #[path = "e2e/grpc.rs"]
 mod grpc;
 #[path = "e2e/jwks.rs"]

@@ -120,7 +120,12 @@ impl<'a> Input<'a> {
     }
 }
 
-/// What a decision value means: `true`, `{"allow": true}`; anything else refuses.
+/// What a decision value means: `true`, `{"allow": true}` allow; `false`,
+/// `{"allow": false, "reason": …}` deny; an undefined result is [`PolicyUndefined`], any
+/// other value a [`PolicyError`] (the policy answers something that is not a decision).
+///
+/// [`PolicyUndefined`]: AuthzErrorKind::PolicyUndefined
+/// [`PolicyError`]: AuthzErrorKind::PolicyError
 pub(crate) fn verdict(value: &serde_json::Value) -> Result<(), AuthzError> {
     use serde_json::Value;
     match value {
@@ -135,10 +140,11 @@ pub(crate) fn verdict(value: &serde_json::Value) -> Result<(), AuthzError> {
                     .map(|r| r.chars().take(200).collect()),
             }
             .into()),
-            _ => Err(AuthzErrorKind::PolicyUndefined.into()),
+            _ => Err(AuthzErrorKind::PolicyError.into()),
         },
         // regorus renders an undefined result as the string "<undefined>".
-        _ => Err(AuthzErrorKind::PolicyUndefined.into()),
+        Value::String(s) if s == "<undefined>" => Err(AuthzErrorKind::PolicyUndefined.into()),
+        _ => Err(AuthzErrorKind::PolicyError.into()),
     }
 }
 
@@ -210,14 +216,19 @@ mod tests {
                 reason: Some("tenant mismatch".into())
             })
         );
-        for undefined in [
-            json!("<undefined>"),
+        assert_eq!(
+            kind(json!("<undefined>")),
+            Some(AuthzErrorKind::PolicyUndefined)
+        );
+        for not_a_decision in [
+            json!("yes"),
             json!(1),
             json!({"allow": "yes"}),
+            json!({}),
             json!(null),
             json!([true]),
         ] {
-            assert_eq!(kind(undefined), Some(AuthzErrorKind::PolicyUndefined));
+            assert_eq!(kind(not_a_decision), Some(AuthzErrorKind::PolicyError));
         }
     }
 }

@@ -18,6 +18,12 @@ pub const WHOAMI: &str = "/meshward.test.WhoAmI/Get";
 #[derive(Clone)]
 pub struct WhoAmI;
 
+/// The claim type the handler reads with `RequestExt::claims`.
+#[derive(serde::Deserialize)]
+pub struct Tenant {
+    pub tenant: String,
+}
+
 impl NamedService for WhoAmI {
     const NAME: &'static str = "meshward.test.WhoAmI";
 }
@@ -53,8 +59,13 @@ impl tower::Service<http::Request<Body>> for WhoAmI {
                     .filter(|p| p.is_delegated())
                     .map(|p| format!(" chain={}", p.actor_chain().join(">")))
                     .unwrap_or_default();
+                // " tenant=<t>" when the end user's token carries a `tenant` claim.
+                let tenant = request
+                    .claims::<Tenant>()
+                    .map(|t| format!(" tenant={}", t.tenant))
+                    .unwrap_or_default();
                 Ok::<_, Status>(Response::new(format!(
-                    "sub={sub} peer={peer} bound={bound}{chain}"
+                    "sub={sub} peer={peer} bound={bound}{chain}{tenant}"
                 )))
             });
             let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());

@@ -215,8 +215,13 @@ impl Seen {
 
 /// GET `url` with the given headers (appended, so a name may repeat).
 pub async fn http_get(url: &str, headers: &[(&str, &str)]) -> Seen {
+    http_send("GET", url, headers).await
+}
+
+/// A request with no body: `method` `url` with the given headers.
+pub async fn http_send(method: &str, url: &str, headers: &[(&str, &str)]) -> Seen {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut request = Request::get(url);
+    let mut request = Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
