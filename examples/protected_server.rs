@@ -17,6 +17,9 @@
 //! | `MESHWARD_CLIENT_CRL` | CRLs (PEM file) for client certificates, with `MESHWARD_CLIENT_CA` | none |
 //! | `MESHWARD_SERVICE_ID` | this service's identity (a URL or SPIFFE ID): it also accepts service tokens addressed to it | only end users' tokens |
 //! | `MESHWARD_TRUSTED_SERVICES` | with `MESHWARD_SERVICE_ID`: the services it accepts service tokens from, comma-separated `identity=jwks_url` | |
+//! | `MESHWARD_RULES` | a rules file (TOML, or JSON if it ends in `.json`; schema in the manual's authorization chapter) for the token routes | scopes only |
+//! | `MESHWARD_POLICY` | a Rego policy file deciding for the token routes (build with `--features rego`) | none |
+//! | `MESHWARD_POLICY_RULE` | the policy's decision rule, with `MESHWARD_POLICY` | `data.meshward.allow` |
 //!
 //! With TLS, the certificate files are watched and reloaded when they change (a bad new file
 //! is refused and the old one keeps serving).
@@ -29,6 +32,14 @@
 //! `MESHWARD_TRUSTED_SERVICES`, whose keys it fetches from their JWKS URLs (over plain HTTP
 //! only with `MESHWARD_ALLOW_HTTP=1`); the end users' tokens at the bottom of each chain are
 //! checked against `MESHWARD_ISSUER` as above.
+//!
+//! With `MESHWARD_RULES`, every request to the token routes (`/whoami`, `/admin`) must also
+//! pass the rule table: first matching rule decides, a path no rule names is refused (403).
+//! With `MESHWARD_POLICY`, the Rego policy decides over the input document of the manual's
+//! authorization chapter (`true` or `{"allow": true}` allows). Both files are re-read when
+//! they change (checked every 10 s); a file with a mistake is refused and the one in force
+//! stays. `/admin` still needs scope `admin` on top of either.
+//!
 //! Remote keys are loaded at start (`warm_up`); if the provider is unreachable then, the
 //! server still starts and answers 503 until the keys can be had.
 //!
@@ -45,7 +56,8 @@
 //! client certificate.
 //!
 //! Refused requests get 401 (`WWW-Authenticate: Bearer …, error="invalid_token"`), 400 for a
-//! malformed `Authorization` header, or 403 `insufficient_scope`. Set `RUST_LOG`-style
+//! malformed `Authorization` header, 403 `insufficient_scope`, 403 for a rule or policy that
+//! refuses. Set `RUST_LOG`-style
 //! filtering through your own subscriber to see the `meshward::audit` events; this example
 //! prints them at `info`.
 //!
@@ -57,7 +69,7 @@ use std::process::ExitCode;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use meshward::authz::RequireScopesLayer;
+use meshward::authz::{AuthzLayer, RequireScopesLayer, RuleTable, SharedRules};
 use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator, Verifier};
 use meshward::mint::ServiceTokenVerifier;
 use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
@@ -72,6 +84,9 @@ struct Config {
     allow_http: bool,
     tls: Option<Tls>,
     service: Option<ServiceConfig>,
+    rules: Option<String>,
+    #[cfg_attr(not(feature = "rego"), allow(dead_code))]
+    policy: Option<(String, String)>,
 }
 
 struct ServiceConfig {
@@ -175,6 +190,17 @@ fn config() -> Result<Config, String> {
             return Err("MESHWARD_TRUSTED_SERVICES needs MESHWARD_SERVICE_ID".into());
         }
     };
+    let rules = var("MESHWARD_RULES");
+    let policy = match (var("MESHWARD_POLICY"), var("MESHWARD_POLICY_RULE")) {
+        (None, None) => None,
+        (Some(file), rule) => {
+            if !cfg!(feature = "rego") {
+                return Err("MESHWARD_POLICY needs the example built with --features rego".into());
+            }
+            Some((file, rule.unwrap_or_else(|| "data.meshward.allow".into())))
+        }
+        (None, Some(_)) => return Err("MESHWARD_POLICY_RULE needs MESHWARD_POLICY".into()),
+    };
     Ok(Config {
         listen,
         issuer,
@@ -183,6 +209,8 @@ fn config() -> Result<Config, String> {
         allow_http,
         tls,
         service,
+        rules,
+        policy,
     })
 }
 
@@ -271,16 +299,100 @@ fn service_verifier(
         .map_err(|e| format!("MESHWARD_SERVICE_ID / MESHWARD_TRUSTED_SERVICES: {e}"))
 }
 
-fn app<V: Verifier + std::fmt::Debug>(verifier: V, config: &Config) -> Router {
+/// The rule table of `MESHWARD_RULES`, and the Rego policy of `MESHWARD_POLICY`, each
+/// re-read when its file changes.
+struct Authorization {
+    rules: Option<SharedRules>,
+    #[cfg(feature = "rego")]
+    policy: Option<meshward::authz::RegoPolicy>,
+}
+
+fn authorization(config: &Config) -> Result<Authorization, String> {
+    let rules = match &config.rules {
+        None => None,
+        Some(file) => {
+            let table =
+                RuleTable::from_file(file).map_err(|e| format!("MESHWARD_RULES={file:?}: {e}"))?;
+            let shared = SharedRules::new(table);
+            let swap = shared.clone();
+            let path = file.clone();
+            watch(file.clone(), move || match RuleTable::from_file(&path) {
+                Ok(table) => {
+                    swap.replace(table);
+                    tracing::info!("MESHWARD_RULES reloaded");
+                }
+                Err(e) => {
+                    tracing::error!("MESHWARD_RULES not reloaded, the rules in force stay: {e}")
+                }
+            });
+            Some(shared)
+        }
+    };
+    #[cfg(feature = "rego")]
+    let policy = match config.policy.clone() {
+        None => None,
+        Some((file, rule)) => {
+            let path = file.clone();
+            let builder =
+                move || meshward::authz::RegoPolicy::builder(rule.clone()).add_policy_file(&path);
+            let policy = builder()
+                .build()
+                .map_err(|e| format!("MESHWARD_POLICY={file:?}: {e}"))?;
+            let swap = policy.clone();
+            watch(file, move || match swap.replace(builder()) {
+                Ok(()) => tracing::info!("MESHWARD_POLICY reloaded"),
+                Err(e) => {
+                    tracing::error!("MESHWARD_POLICY not reloaded, the policy in force stays: {e}")
+                }
+            });
+            Some(policy)
+        }
+    };
+    Ok(Authorization {
+        rules,
+        #[cfg(feature = "rego")]
+        policy,
+    })
+}
+
+/// Calls `reload` whenever the contents of `file` change (checked every 10 s).
+fn watch(file: String, reload: impl Fn() + Send + 'static) {
+    tokio::spawn(async move {
+        let mut last = std::fs::read(&file).ok();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let now = std::fs::read(&file).ok();
+            if now.is_some() && now != last {
+                last = now;
+                reload();
+            }
+        }
+    });
+}
+
+fn app<V: Verifier + std::fmt::Debug>(
+    verifier: V,
+    config: &Config,
+    authz: Authorization,
+) -> Router {
     let auth = AuthLayer::new(verifier)
         .with_rejection_response(DefaultRejectionResponse::new().realm(config.issuer.clone()));
-    let protected = Router::new()
+    let mut protected = Router::new()
         .route(
             "/admin",
             get(whoami).route_layer(RequireScopesLayer::all(["admin"])),
         )
-        .route("/whoami", get(whoami))
-        .layer(auth);
+        .route("/whoami", get(whoami));
+    #[cfg(feature = "rego")]
+    if let Some(policy) = authz.policy {
+        protected = protected.layer(AuthzLayer::new(policy));
+    }
+    if let Some(rules) = authz.rules {
+        protected = protected.layer(AuthzLayer::new(rules));
+    }
+    let protected = protected.layer(auth);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/peer", get(peer))
@@ -322,10 +434,17 @@ async fn main() -> ExitCode {
     if let Err(e) = validator.warm_up().await {
         eprintln!("protected_server: keys not loaded yet ({e}); answering 503 until they are");
     }
+    let authz = match authorization(&config) {
+        Ok(authz) => authz,
+        Err(message) => {
+            eprintln!("protected_server: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let app = match &config.service {
-        None => app(validator, &config),
+        None => app(validator, &config, authz),
         Some(service) => match service_verifier(service, validator, config.allow_http) {
-            Ok(verifier) => app(verifier, &config),
+            Ok(verifier) => app(verifier, &config, authz),
             Err(message) => {
                 eprintln!("protected_server: {message}");
                 return ExitCode::from(2);

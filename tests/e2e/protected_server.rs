@@ -250,3 +250,119 @@ async fn service_tokens_from_trusted_services() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_TRUSTED_SERVICES"));
     jwks_server.stop().await;
 }
+
+#[tokio::test]
+async fn rules_and_a_rego_policy_from_files() {
+    let key = SigningKey::generate(Algorithm::ES256, "k-authz");
+    let dir = TempDir::new("protected-authz");
+    let jwks_file = dir.write("jwks.json", &jwks(&[key.jwk_json()]));
+    let rules = dir.write(
+        "rules.toml",
+        r#"
+        [[rule]]
+        name = "whoami for readers"
+        path = "/whoami"
+        require = { scopes_any = ["read"] }
+
+        [[rule]]
+        name = "admin for the ops tenant"
+        path = "/admin"
+        require = { claim = { path = "tenant", equals = "ops" } }
+        "#,
+    );
+    let base = [
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
+        ("MESHWARD_JWKS_FILE", jwks_file.display().to_string()),
+    ];
+    let token = |scope: &str, tenant: &str| {
+        let mut c = claims("alice", scope);
+        c["tenant"] = json!(tenant);
+        key.sign(&c)
+    };
+    let status = |port: u16, path: &'static str, t: String| async move {
+        http_get(
+            &format!("http://127.0.0.1:{port}{path}"),
+            &[("authorization", &format!("Bearer {t}"))],
+        )
+        .await
+        .status
+    };
+
+    let mut envs = base.to_vec();
+    envs.push(("MESHWARD_RULES", rules.display().to_string()));
+    let (child, port) = start(&envs).await;
+    assert_eq!(status(port, "/whoami", token("read", "acme")).await, 200);
+    assert_eq!(status(port, "/whoami", token("write", "acme")).await, 403);
+    assert_eq!(
+        status(port, "/admin", token("admin", "acme")).await,
+        403,
+        "the rule"
+    );
+    assert_eq!(
+        status(port, "/admin", token("read", "ops")).await,
+        403,
+        "the scope"
+    );
+    assert_eq!(status(port, "/admin", token("admin", "ops")).await, 200);
+    drop(child);
+
+    #[cfg(feature = "rego")]
+    {
+        let policy = dir.write(
+            "policy.rego",
+            r#"
+            package meshward
+            import rego.v1
+            default allow := false
+            allow if {
+                input.request.path == "/whoami"
+                input.principal.claims.tenant == "acme"
+            }
+            "#,
+        );
+        let mut envs = base.to_vec();
+        envs.push(("MESHWARD_POLICY", policy.display().to_string()));
+        let (child, port) = start(&envs).await;
+        assert_eq!(status(port, "/whoami", token("read", "acme")).await, 200);
+        assert_eq!(status(port, "/whoami", token("read", "evil")).await, 403);
+        assert_eq!(status(port, "/admin", token("admin", "acme")).await, 403);
+        drop(child);
+    }
+
+    // Mistakes in either file stop the server at start, naming the variable.
+    let bad_rules = dir.write("bad.toml", "[[rule]]\nname = \"x\"\npath = \"/x\"\n");
+    let mut cases = vec![(
+        "MESHWARD_RULES",
+        bad_rules.display().to_string(),
+        "MESHWARD_RULES",
+    )];
+    if cfg!(feature = "rego") {
+        let bad = dir.write("bad.rego", "package meshward\nallow if {");
+        cases.push((
+            "MESHWARD_POLICY",
+            bad.display().to_string(),
+            "MESHWARD_POLICY",
+        ));
+    }
+    cases.push((
+        "MESHWARD_POLICY_RULE",
+        "data.x.allow".into(),
+        "needs MESHWARD_POLICY",
+    ));
+    for (var, value, message) in cases {
+        let out = tokio::process::Command::new(example_binary())
+            .env_clear()
+            .envs(base.iter().map(|(k, v)| (k, v)))
+            .env(var, value)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{var}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
