@@ -148,6 +148,27 @@ pub(crate) fn verdict(value: &serde_json::Value) -> Result<(), AuthzError> {
     }
 }
 
+/// A policy's refusal of a request that carried no credentials is answered as a missing
+/// credential (401 with the bearer challenge), as a rule that needs a principal is: a token
+/// might change the answer. Errors and unavailability stay what they are.
+pub(crate) fn ask_for_credentials(
+    decided: Result<(), AuthzError>,
+    anonymous: bool,
+) -> Result<(), AuthzError> {
+    match decided {
+        Err(e)
+            if anonymous
+                && matches!(
+                    e.kind(),
+                    AuthzErrorKind::PolicyDenied { .. } | AuthzErrorKind::PolicyUndefined
+                ) =>
+        {
+            Err(AuthzErrorKind::Unauthenticated.into())
+        }
+        other => other,
+    }
+}
+
 /// The header names a policy may see, checked: lowercase, valid.
 pub(crate) fn header_names<I>(names: I) -> Result<Vec<HeaderName>, String>
 where
@@ -220,6 +241,33 @@ mod tests {
             kind(json!("<undefined>")),
             Some(AuthzErrorKind::PolicyUndefined)
         );
+        let denied = || Err(AuthzErrorKind::PolicyDenied { reason: None }.into());
+        let kind_of = |r: Result<(), AuthzError>| r.err().map(|e| e.kind().clone());
+        assert_eq!(
+            kind_of(ask_for_credentials(denied(), true)),
+            Some(AuthzErrorKind::Unauthenticated)
+        );
+        assert_eq!(
+            kind_of(ask_for_credentials(
+                Err(AuthzErrorKind::PolicyUndefined.into()),
+                true
+            )),
+            Some(AuthzErrorKind::Unauthenticated)
+        );
+        assert_eq!(
+            kind_of(ask_for_credentials(denied(), false)),
+            Some(AuthzErrorKind::PolicyDenied { reason: None })
+        );
+        for kept in [
+            AuthzErrorKind::PolicyError,
+            AuthzErrorKind::PolicyUnavailable,
+        ] {
+            assert_eq!(
+                kind_of(ask_for_credentials(Err(kept.clone().into()), true)),
+                Some(kept)
+            );
+        }
+        assert_eq!(kind_of(ask_for_credentials(Ok(()), true)), None);
         for not_a_decision in [
             json!("yes"),
             json!(1),

@@ -8,7 +8,7 @@ use http::HeaderName;
 use reqwest::{Client, Url};
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::input::{Input, header_names, verdict};
+use super::input::{Input, ask_for_credentials, header_names, verdict};
 use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement, sealed};
 use crate::error::kinded_error;
 
@@ -93,13 +93,13 @@ impl OpaPolicy {
         }
     }
 
-    fn check_input(&self, body: Vec<u8>) -> Check {
+    fn check_input(&self, body: Vec<u8>, anonymous: bool) -> Check {
         let inner = &self.inner;
         let key = digest(&body);
         if let Some(cache) = &inner.cache
             && let Some(decided) = cache.get(&key)
         {
-            return Check::ready(decided);
+            return Check::ready(ask_for_credentials(decided, anonymous));
         }
         let this = self.clone();
         Check::pending(Box::pin(async move {
@@ -111,7 +111,7 @@ impl OpaPolicy {
             {
                 cache.insert(key, decided.clone());
             }
-            decided
+            ask_for_credentials(decided, anonymous)
         }))
     }
 
@@ -178,7 +178,7 @@ impl Requirement for OpaPolicy {
         }
         let input = Input::new(request, &self.inner.headers);
         match serde_json::to_vec(&Envelope { input }) {
-            Ok(body) => self.check_input(body),
+            Ok(body) => self.check_input(body, request.principal().is_none()),
             Err(_) => Check::deny(AuthzErrorKind::PolicyError.into()),
         }
     }

@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use http::HeaderName;
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::input::{Input, header_names, verdict};
+use super::input::{Input, ask_for_credentials, header_names, verdict};
 use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement, sealed};
 use crate::error::kinded_error;
 
@@ -145,7 +145,7 @@ impl sealed::Sealed for RegoPolicy {}
 
 impl Requirement for RegoPolicy {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
-        self.decide(request).into()
+        ask_for_credentials(self.decide(request), request.principal().is_none()).into()
     }
 }
 

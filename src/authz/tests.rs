@@ -587,10 +587,21 @@ mod rego {
     #[test]
     fn allow_deny_undefined_error() {
         let allow = policy("data.authz.allow");
+        let mallory = || {
+            Some(crate::principal::test_principal_with(
+                "read",
+                serde_json::json!({"sub": "mallory"}),
+            ))
+        };
         assert_eq!(now(&allow, &request("GET", "/", Some(alice()))), "ok");
-        assert_eq!(now(&allow, &request("GET", "/", None)), "policy_denied");
+        assert_eq!(
+            now(&allow, &request("GET", "/", mallory())),
+            "policy_denied"
+        );
+        // Refused without credentials: 401, a token might help.
+        assert_eq!(now(&allow, &request("GET", "/", None)), "unauthenticated");
         let decision = policy("data.authz.decision");
-        let mut r = request("GET", "/", None);
+        let mut r = request("GET", "/", mallory());
         r.headers_mut().insert("x-tenant", "acme".parse().unwrap());
         assert_eq!(now(&decision, &r), "ok");
         r.headers_mut().insert("x-tenant", "evil".parse().unwrap());
@@ -603,8 +614,12 @@ mod rego {
         );
         // No x-tenant header: neither branch is defined.
         assert_eq!(
-            now(&decision, &request("GET", "/", None)),
+            now(&decision, &request("GET", "/", mallory())),
             "policy_undefined"
+        );
+        assert_eq!(
+            now(&decision, &request("GET", "/", None)),
+            "unauthenticated"
         );
         assert_eq!(
             now(&policy("data.authz.broken"), &request("GET", "/", None)),

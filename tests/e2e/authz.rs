@@ -551,7 +551,8 @@ mod policies {
             ("POST", "/orders/export", reader.clone(), Some("acme"), 403),
             ("GET", "/admin/users", reader, None, 403),
             ("GET", "/admin/users", root, None, 200),
-            ("GET", "/orders/1", None, Some("acme"), 403),
+            // Refused without credentials: 401, as a rule that needs a principal answers.
+            ("GET", "/orders/1", None, Some("acme"), 401),
         ]
     }
 
@@ -589,9 +590,13 @@ mod policies {
             "the remote decision point"
         );
         assert_eq!(standin.asked.load(Ordering::SeqCst), expected.len());
-        // A refusal by policy is labelled as such.
-        let seen = http_get(&remote.url("/admin/users"), &[]).await;
+        // A refusal by policy is labelled as such; without credentials it asks for them.
+        let reader = format!("Bearer {}", token(&key, "alice", "orders:read", json!({})));
+        let seen = http_get(&remote.url("/admin/users"), &[("authorization", &reader)]).await;
         assert_eq!(seen.header("x-refusal"), Some("policy_denied"));
+        let seen = http_get(&remote.url("/admin/users"), &[]).await;
+        assert_eq!(seen.header("x-refusal"), Some("unauthenticated"));
+        assert_eq!(seen.header("www-authenticate"), Some("Bearer"));
         in_process.stop().await;
         remote.stop().await;
         standin.server.stop().await;
