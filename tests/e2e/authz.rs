@@ -694,3 +694,48 @@ mod policies {
         local.stop().await;
     }
 }
+
+fn example(name: &str) -> std::path::PathBuf {
+    // target/<profile>/deps/e2e-… → target/<profile>/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[tokio::test]
+async fn the_authz_examples_print_their_decisions() {
+    let out = tokio::process::Command::new(example("authz_rules"))
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for line in [
+        "5 rules from examples/authz/rules.toml",
+        "alice   GET     /orders/7                  200 an order for alice",
+        "nobody  GET     /orders/7                  401 refused: unauthenticated",
+        "alice   GET     /admin/../orders/7         403 refused: path_not_accepted",
+        "bob     gRPC    /demo.Inventory/Reserve    PermissionDenied (forbidden)",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    #[cfg(feature = "rego")]
+    {
+        let out = tokio::process::Command::new(example("rego_policy"))
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains("The policy and the rule table gave the same answers to all 12 calls."),
+            "{text}"
+        );
+        assert!(
+            text.contains("alice   GET     /admin/users               403 refused: policy_denied"),
+            "{text}"
+        );
+    }
+}
