@@ -241,7 +241,8 @@ impl RegoPolicyBuilder {
     }
 
     /// The longest one evaluation may take (default 50 ms, at most 1 s); over it, the
-    /// request is refused.
+    /// request is refused (`policy_error`). The limit is checked between evaluation steps:
+    /// a single built-in call over a huge value runs to its end first.
     pub fn time_limit(mut self, limit: Duration) -> Self {
         self.time_limit = limit;
         self

@@ -6,9 +6,12 @@
 //! - [`_03_defaults`]: every default, and the reason for it.
 //! - [`_04_behind_a_proxy`]: client identity through a TLS-terminating proxy (XFCC).
 //! - [`_05_service_tokens`]: the service-token format, a language-neutral specification.
+//! - [`_06_authorization`]: requirements, rule tables and their file format, Rego and OPA,
+//!   the policy input document.
 
 pub mod _01_threat_model;
 pub mod _02_jwt_attacks;
 pub mod _03_defaults;
 pub mod _04_behind_a_proxy;
 pub mod _05_service_tokens;
+pub mod _06_authorization;

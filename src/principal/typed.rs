@@ -37,7 +37,7 @@ const MAX_TYPES: usize = 8;
 /// async fn orders(claims: Claims<Tenant>) -> String {
 ///     format!("orders of {} ({} roles)", claims.tenant, claims.roles.len())
 /// }
-/// # let _ = axum::routing::get(orders);
+/// # let _: axum::routing::MethodRouter = axum::routing::get(orders);
 /// # }
 /// ```
 ///

@@ -159,8 +159,23 @@ impl fmt::Debug for Rule {
 }
 
 /// Ordered rules; the first rule that matches a request decides it. A request no rule
-/// matches is refused (403, label `no_rule`) unless the table allows by default. See the
-/// [module docs](self).
+/// matches is refused (403, label `no_rule`) unless the table allows by default. Patterns,
+/// path normalisation and the file format are in the
+/// [manual](crate::manual::_06_authorization#rule-tables).
+///
+/// ```
+/// use meshward::authz::{AuthzLayer, Rule, RuleTable, require};
+///
+/// let rules = RuleTable::builder()
+///     .rule(Rule::new("health").path("/healthz").allow_anyone())
+///     .rule(Rule::new("read orders").methods(["GET"]).path("/orders/**")
+///         .require(require::scopes_any(["orders:read"])))
+///     .rule(Rule::new("reserve").path("/shop.Inventory/Reserve")
+///         .require(require::caller_in(["spiffe://prod.example/ns/shop/sa/orders"])))
+///     .build()?;
+/// let layer = AuthzLayer::new(rules);
+/// # Ok::<_, meshward::authz::RulesError>(())
+/// ```
 pub struct RuleTable {
     rules: Vec<Compiled>,
     trie: Trie,
