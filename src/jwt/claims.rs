@@ -4,8 +4,14 @@ use serde_json::{Map, Value};
 
 use super::error::TokenErrorKind;
 
-/// Reads a NumericDate claim: an integer or finite float of seconds since the epoch.
-/// Values beyond the range of `i64` saturate.
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Anything later (an `exp` of
+/// `1e300`, `i64::MAX`) is a malformed claim, never "does not expire".
+pub(crate) const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// Reads a NumericDate claim: a number of seconds since the epoch between 0 and
+/// [`MAX_NUMERIC_DATE`], an integer or a finite fraction (RFC 7519 §2 allows one; it is
+/// floored). A negative value, a value past the year 9999, or anything but a number is an
+/// invalid claim.
 pub(crate) fn numeric_date(
     claims: &Map<String, Value>,
     name: &str,
@@ -13,14 +19,18 @@ pub(crate) fn numeric_date(
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                Ok(Some(i))
+            let seconds = match n.as_i64() {
+                Some(i) => i,
+                // A fraction: in range, `as` floors it (toward zero, and it is positive).
+                None => match n.as_f64() {
+                    Some(f) if (0.0..=MAX_NUMERIC_DATE as f64).contains(&f) => f as i64,
+                    _ => return Err(invalid(name)),
+                },
+            };
+            if (0..=MAX_NUMERIC_DATE).contains(&seconds) {
+                Ok(Some(seconds))
             } else {
-                match n.as_f64() {
-                    // `as` saturates, and floors toward zero; NaN cannot come out of JSON.
-                    Some(f) if f.is_finite() => Ok(Some(f as i64)),
-                    _ => Err(invalid(name)),
-                }
+                Err(invalid(name))
             }
         }
         Some(_) => Err(invalid(name)),
@@ -87,12 +97,35 @@ mod tests {
 
     #[test]
     fn numeric_dates() {
-        let c = map(json!({"a": 10, "b": 10.9, "c": "10", "d": 1e300, "e": -5}));
+        let c = map(json!({
+            "a": 10, "b": 10.9, "c": "10", "d": 1e300, "e": -5, "f": -0.5,
+            "max": MAX_NUMERIC_DATE, "past_max": MAX_NUMERIC_DATE + 1,
+            "max_f": 253_402_300_798.5, "past_max_f": 253_402_300_800.0,
+            "i64": i64::MAX, "u64": u64::MAX, "zero": 0, "null": null, "bool": true,
+        }));
         assert_eq!(numeric_date(&c, "a"), Ok(Some(10)));
         assert_eq!(numeric_date(&c, "b"), Ok(Some(10)));
-        assert!(numeric_date(&c, "c").is_err());
-        assert_eq!(numeric_date(&c, "d"), Ok(Some(i64::MAX)));
-        assert_eq!(numeric_date(&c, "e"), Ok(Some(-5)));
+        assert_eq!(numeric_date(&c, "zero"), Ok(Some(0)));
+        assert_eq!(numeric_date(&c, "max"), Ok(Some(MAX_NUMERIC_DATE)));
+        assert_eq!(numeric_date(&c, "max_f"), Ok(Some(MAX_NUMERIC_DATE - 1)));
+        for bad in [
+            "c",
+            "d",
+            "e",
+            "f",
+            "past_max",
+            "past_max_f",
+            "i64",
+            "u64",
+            "null",
+            "bool",
+        ] {
+            assert_eq!(
+                numeric_date(&c, bad),
+                Err(TokenErrorKind::InvalidClaim { claim: bad.into() }),
+                "{bad}"
+            );
+        }
         assert_eq!(numeric_date(&c, "z"), Ok(None));
     }
 

@@ -1,6 +1,6 @@
 //! Errors of the JWT concern: [`TokenError`] at request time, [`ConfigError`] at build time.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::Algorithm;
 
@@ -154,6 +154,15 @@ token_error_kinds! {
         /// The validator's clock.
         now: SystemTime,
     } => "issued_in_future", InvalidToken, "token issued in the future";
+    /// The token lives longer than the configured maximum (`exp` minus `iat`, or `nbf`
+    /// without `iat`; see [`ValidatorBuilder::max_token_lifetime`](crate::jwt::ValidatorBuilder::max_token_lifetime)).
+    #[error("token lifetime of {lifetime:?} exceeds the maximum of {max:?}")]
+    LifetimeTooLong {
+        /// `exp` minus `iat` (or `nbf`).
+        lifetime: Duration,
+        /// The configured maximum.
+        max: Duration,
+    } => "lifetime_too_long", InvalidToken, "token lifetime too long";
     /// The token's `iss` is not one of the configured issuers.
     #[error("token issuer is not trusted")]
     InvalidIssuer => "invalid_issuer", InvalidToken, "untrusted issuer";

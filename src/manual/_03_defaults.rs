@@ -7,6 +7,8 @@
 //! | HMAC secrets | never beside public keys; at least the hash length | a shared secret next to public keys invites algorithm confusion; short secrets are brute-forceable (RFC 7518 §3.2) |
 //! | `iss`, `aud`, `exp` | required | a token without them is not meant for you, or never expires |
 //! | leeway | 30 s | clocks drift; jsonwebtoken's 60 s is generous, zero breaks real deployments |
+//! | `exp`, `nbf`, `iat` range | seconds from 1970 to the end of the year 9999; fractions floored; anything else (negative, `1e300`, `i64::MAX`, a string) is an invalid claim (401) | a saturated `exp` would mean "never expires" |
+//! | maximum token lifetime (`exp` − `iat`) | none for access tokens (`ValidatorBuilder::max_token_lifetime` sets one, like Envoy's `max_lifetime`); 10 min for service tokens | identity providers differ too much for one default; a service token's bound is the specification's |
 //! | `nbf`, `iat` | checked | a token from the future is a clock problem or a forgery |
 //! | `crit` | refused | RFC 7515: an extension the recipient does not understand must fail |
 //! | token / header size | 8 KiB / 2 KiB | bounds the work a client can ask for before the signature is checked |

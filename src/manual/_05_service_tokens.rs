@@ -68,7 +68,8 @@
 //!    1. The header's `typ` is `svc+jwt`. The `iss` is a service you trust; the signature
 //!       verifies with that service's key named by `kid` (whose algorithm the key, not the
 //!       header, decides); `exp` is in the future, `nbf`/`iat` not in the future (with a
-//!       leeway, 30 s).
+//!       leeway, 30 s), each a NumericDate between 1970 and the year 9999; `exp` minus `iat`
+//!       (minus `nbf` without `iat`; a token with neither is refused) is at most 10 minutes.
 //!    2. `aud` contains `expected_aud`.
 //!    3. `sub` is present; `act` is an object whose `sub` equals this level's `iss`.
 //!    4. If there is no `subject_token`: the service calls on its own behalf; `sub` must

@@ -504,6 +504,9 @@ impl ServiceTokenVerifierBuilder {
             .key_source(first_keys)
             .for_service_tokens()
             .leeway(self.leeway)
+            // The specification's bound: no service token lives longer than a signer may
+            // make it live.
+            .max_token_lifetime(crate::mint::signer::MAX_TOKEN_LIFETIME)
             .max_token_len(self.max_token_len)
             .token_cache_capacity(self.cache_capacity);
         for (identity, keys) in services {

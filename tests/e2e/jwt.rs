@@ -367,6 +367,48 @@ fn attack_table() -> Vec<Row> {
             }),
             "invalid claim",
         ),
+        // NumericDates out of range are malformed, never "does not expire".
+        refused(
+            "exp 1e300",
+            with_claims(|c| {
+                c.insert("exp".into(), json!(1e300));
+            }),
+            "invalid claim",
+        ),
+        refused(
+            "exp i64::MAX",
+            with_claims(|c| {
+                c.insert("exp".into(), json!(i64::MAX));
+            }),
+            "invalid claim",
+        ),
+        refused(
+            "exp after the year 9999",
+            with_claims(|c| {
+                c.insert("exp".into(), json!(253_402_300_800_i64));
+            }),
+            "invalid claim",
+        ),
+        refused(
+            "negative nbf",
+            with_claims(|c| {
+                c.insert("nbf".into(), json!(-1));
+            }),
+            "invalid claim",
+        ),
+        refused(
+            "iat NaN-like string",
+            with_claims(|c| {
+                c.insert("iat".into(), json!("NaN"));
+            }),
+            "invalid claim",
+        ),
+        ok(
+            "fractional exp",
+            with_claims(|c| {
+                c.insert("exp".into(), json!(now() as f64 + 300.75));
+            }),
+        ),
         refused(
             "wrong issuer",
             with_claims(|c| {

@@ -672,6 +672,23 @@ async fn garbage_in_every_claim_is_a_401_never_a_panic() {
             with(&|c| c["exp"] = json!("soon")),
             "invalid_claim",
         ),
+        (
+            "exp is 1e300",
+            with(&|c| c["exp"] = json!(1e300)),
+            "invalid_claim",
+        ),
+        (
+            "lives eleven minutes",
+            with(&|c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 660)),
+            "lifetime_too_long",
+        ),
+        (
+            "no iat and no nbf",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("iat");
+            }),
+            "missing_claim",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, token, reason) in cases {

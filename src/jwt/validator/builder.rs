@@ -183,6 +183,7 @@ pub struct ValidatorBuilder {
     service_tokens: bool,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
+    max_lifetime: Option<Duration>,
     required_type: Option<String>,
     required_claims: Vec<String>,
     scope_claims: Vec<String>,
@@ -199,6 +200,7 @@ impl ValidatorBuilder {
             service_tokens: false,
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             leeway: DEFAULT_LEEWAY,
+            max_lifetime: None,
             required_type: None,
             required_claims: Vec::new(),
             scope_claims: Vec::new(),
@@ -272,6 +274,26 @@ impl ValidatorBuilder {
     /// Clock-skew allowance for `exp`, `nbf` and `iat` (default 30 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
+        self
+    }
+
+    /// Refuses tokens that live longer than `max`: `exp` minus `iat` (or minus `nbf` for a
+    /// token without `iat`; a token with neither is refused for its missing `iat`). Off by
+    /// default; Envoy's `max_lifetime` and jose's `maxTokenAge` do the same. Answer: 401
+    /// [`TokenErrorKind::LifetimeTooLong`](crate::jwt::TokenErrorKind::LifetimeTooLong).
+    ///
+    /// ```
+    /// # use meshward::jwt::{Validator, VerifyingKey};
+    /// # use std::time::Duration;
+    /// # fn f(key: VerifyingKey) -> Result<(), meshward::jwt::ConfigError> {
+    /// let validator = Validator::builder("https://id.example.com", ["orders"])
+    ///     .add_key(key)
+    ///     .max_token_lifetime(Duration::from_secs(24 * 3600))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_token_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(max);
         self
     }
 
@@ -357,6 +379,9 @@ impl ValidatorBuilder {
             issuers,
             algorithms: self.algorithms,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            max_lifetime: self
+                .max_lifetime
+                .map(|m| i64::try_from(m.as_secs()).unwrap_or(i64::MAX)),
             required_type: self.required_type,
             service_tokens: self.service_tokens,
             required_claims: self.required_claims,
@@ -375,6 +400,7 @@ impl fmt::Debug for ValidatorBuilder {
             .field("issuers", &self.issuers)
             .field("algorithms", &self.algorithms)
             .field("leeway", &self.leeway)
+            .field("max_lifetime", &self.max_lifetime)
             .finish_non_exhaustive()
     }
 }

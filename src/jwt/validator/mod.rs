@@ -56,7 +56,9 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 /// - `iss` present and exactly one of the configured issuers;
 /// - `aud` present and sharing a value with that issuer's accepted audiences;
 /// - `exp` required and in the future, `nbf` and `iat` not in the future, with an explicit
-///   [leeway](ValidatorBuilder::leeway) (30 s by default);
+///   [leeway](ValidatorBuilder::leeway) (30 s by default); each a number of seconds between
+///   1970 and the year 9999 (anything else, `1e300` included, is a malformed claim);
+///   optionally a [maximum lifetime](ValidatorBuilder::max_token_lifetime);
 /// - no `crit` header (meshward implements no JWS extension);
 /// - optionally a `typ` (such as `at+jwt`, RFC 9068) and required claims;
 /// - the token's length (8 KiB) and its header's (2 KiB).
@@ -90,6 +92,8 @@ pub(super) struct Inner {
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(super) algorithms: Vec<Algorithm>,
     pub(super) leeway: i64,
+    /// The longest `exp - iat` accepted, in seconds, when configured.
+    pub(super) max_lifetime: Option<i64>,
     pub(super) required_type: Option<String>,
     /// Whether this validator checks service tokens (`typ` `svc+jwt`) and nothing else; an
     /// ordinary validator refuses them.

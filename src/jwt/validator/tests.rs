@@ -98,6 +98,70 @@ fn not_before_and_issued_at_edges() {
 }
 
 #[test]
+fn a_maximum_lifetime_counts_from_iat_or_nbf() {
+    let v = builder()
+        .max_token_lifetime(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let with = |iat: Option<i64>, nbf: Option<i64>, exp: i64| {
+        let mut c = claims();
+        let m = c.as_object_mut().unwrap();
+        m.remove("iat");
+        if let Some(iat) = iat {
+            m.insert("iat".into(), json!(iat));
+        }
+        if let Some(nbf) = nbf {
+            m.insert("nbf".into(), json!(nbf));
+        }
+        m.insert("exp".into(), json!(exp));
+        token(hs256(), c)
+    };
+    // Exactly the maximum is accepted; one second over is refused.
+    assert!(
+        v.validate_at(&with(Some(NOW), None, NOW + 3600), NOW)
+            .is_ok()
+    );
+    assert_eq!(
+        kind(&v, &with(Some(NOW), None, NOW + 3601), NOW),
+        TokenErrorKind::LifetimeTooLong {
+            lifetime: Duration::from_secs(3601),
+            max: Duration::from_secs(3600)
+        }
+    );
+    // iat counts before nbf; nbf stands in for a missing iat.
+    assert!(
+        v.validate_at(&with(Some(NOW), Some(NOW - 7200), NOW + 60), NOW)
+            .is_ok()
+    );
+    assert!(matches!(
+        kind(&v, &with(None, Some(NOW - 7200), NOW + 60), NOW),
+        TokenErrorKind::LifetimeTooLong { .. }
+    ));
+    assert!(
+        v.validate_at(&with(None, Some(NOW - 60), NOW + 60), NOW)
+            .is_ok()
+    );
+    // Neither: refused for the missing iat.
+    assert_eq!(
+        kind(&v, &with(None, None, NOW + 60), NOW),
+        TokenErrorKind::MissingClaim {
+            claim: "iat".into()
+        }
+    );
+    // Without the setting, a year-long token is fine.
+    assert!(
+        validator()
+            .validate_at(&with(Some(NOW), None, NOW + 365 * 86400), NOW)
+            .is_ok()
+    );
+    let label = TokenError::new(TokenErrorKind::LifetimeTooLong {
+        lifetime: Duration::ZERO,
+        max: Duration::ZERO,
+    });
+    assert_eq!(crate::Rejection::from(label).label(), "lifetime_too_long");
+}
+
+#[test]
 fn registered_claims_are_required() {
     let v = validator();
     for claim in ["exp", "iss", "aud"] {

@@ -2,6 +2,7 @@
 //! Nothing from the payload but `iss` is read before the signature has been checked.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -161,6 +162,23 @@ impl Inner {
                 now: unix_time(now),
             }
             .into());
+        }
+        if let Some(max) = self.max_lifetime {
+            let start = issued_at
+                .or(not_before)
+                .ok_or_else(|| TokenErrorKind::MissingClaim {
+                    claim: "iat".into(),
+                })?;
+            // Both are within 0..=MAX_NUMERIC_DATE: no overflow.
+            let lifetime = expires_at - start;
+            if lifetime > max {
+                let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+                return Err(TokenErrorKind::LifetimeTooLong {
+                    lifetime: secs(lifetime),
+                    max: secs(max),
+                }
+                .into());
+            }
         }
         let audiences = claims::audiences(&claims)?;
         if !audiences.iter().any(|a| issuer.audiences.contains(a)) {
