@@ -20,6 +20,7 @@
 //! | `MESHWARD_RULES` | a rules file (TOML, or JSON if it ends in `.json`; schema in the manual's authorization chapter) for the token routes | scopes only |
 //! | `MESHWARD_POLICY` | a Rego policy file deciding for the token routes (build with `--features rego`) | none |
 //! | `MESHWARD_POLICY_RULE` | the policy's decision rule, with `MESHWARD_POLICY` | `data.meshward.allow` |
+//! | `MESHWARD_AUDIT_REFUSALS_PER_SECOND` | refusals logged in full per second for each layer and reason (a number, or `unlimited`); past it they are counted and summarised | `100` |
 //!
 //! With TLS, the certificate files are watched and reloaded when they change (a bad new file
 //! is refused and the old one keeps serving).
@@ -190,6 +191,18 @@ fn config() -> Result<Config, String> {
             return Err("MESHWARD_TRUSTED_SERVICES needs MESHWARD_SERVICE_ID".into());
         }
     };
+    match var("MESHWARD_AUDIT_REFUSALS_PER_SECOND").as_deref() {
+        None => {}
+        Some("unlimited") => meshward::audit::set_refusals_logged_per_second(None),
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) => meshward::audit::set_refusals_logged_per_second(Some(n)),
+            Err(_) => {
+                return Err(format!(
+                    "MESHWARD_AUDIT_REFUSALS_PER_SECOND={n:?}: a number, or unlimited"
+                ));
+            }
+        },
+    }
     let rules = var("MESHWARD_RULES");
     let policy = match (var("MESHWARD_POLICY"), var("MESHWARD_POLICY_RULE")) {
         (None, None) => None,

@@ -85,7 +85,7 @@
 
 // The ground floor: who is calling, how a refusal is answered, the one audit event.
 // These modules import nothing above them (ARCHITECTURE.md; checked by .ci/run).
-mod audit;
+pub mod audit;
 mod error;
 mod peer;
 mod principal;

@@ -170,6 +170,57 @@ fn a_refused_token_is_one_deny_event_with_its_reason() {
 }
 
 #[test]
+fn a_flood_of_refusals_writes_a_bounded_number_of_events() {
+    // An expired token: a reason no other test here floods or counts.
+    let exp = jsonwebtoken::get_current_timestamp() - 3600;
+    let expired = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &serde_json::json!({"iss": "iss", "aud": "aud", "sub": "mallory", "exp": exp}),
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    let flood = |n: usize| {
+        let expired = expired.clone();
+        audited(move || async move {
+            let mut last = None;
+            for _ in 0..n {
+                last = Some(call(request(Some(&expired))).await);
+            }
+            last.unwrap()
+        })
+    };
+    let count = |events: &[Event], message: &str| {
+        events
+            .iter()
+            .filter(|e| e.get("reason") == Some("expired") && e.get("message") == Some(message))
+            .count()
+    };
+    let (response, events) = flood(1000);
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // 100 per second in full: at most two seconds' worth, and a summary when a second
+    // boundary fell inside the flood.
+    let full = count(&events, "denied");
+    assert!((100..=200).contains(&full), "{full} events in full");
+    let summaries: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.get("message") == Some("refusals not logged"))
+        .collect();
+    assert!(summaries.len() <= 1, "{summaries:?}");
+    for s in &summaries {
+        assert_eq!(s.get("layer"), Some("auth"));
+        assert_eq!(s.get("decision"), Some("deny"));
+        assert!(s.get("suppressed").unwrap().parse::<u64>().unwrap() > 0);
+    }
+    // Without a limit, every refusal is an event.
+    crate::audit::set_refusals_logged_per_second(None);
+    let (_, events) = flood(300);
+    crate::audit::set_refusals_logged_per_second(Some(
+        crate::audit::DEFAULT_REFUSALS_LOGGED_PER_SECOND,
+    ));
+    assert_eq!(count(&events, "denied"), 300);
+}
+
+#[test]
 fn the_realm_configured_once_reaches_every_layer() {
     let (response, _) = audited(|| call(request(Some(&token("read")))));
     assert_eq!(

@@ -6,6 +6,7 @@
 //! | key algorithms | from the JWK's `alg`, else its `kty`/`crv`, narrowed by the list above | identity providers often omit `alg` (oidc-provider, Entra); one RSA key then serves RS and PS as oidc-provider uses it |
 //! | HMAC secrets | never beside public keys; at least the hash length | a shared secret next to public keys invites algorithm confusion; short secrets are brute-forceable (RFC 7518 §3.2) |
 //! | `iss`, `aud`, `exp` | required | a token without them is not meant for you, or never expires |
+//! | refusals logged in full | 100 per second for each layer and reason, then one summary event per second with the count (`audit::set_refusals_logged_per_second`) | a client that cannot get in must not be able to fill a disk; the metrics keep exact counts |
 //! | leeway | 30 s | clocks drift; jsonwebtoken's 60 s is generous, zero breaks real deployments |
 //! | `exp`, `nbf`, `iat` range | seconds from 1970 to the end of the year 9999; fractions floored; anything else (negative, `1e300`, `i64::MAX`, a string) is an invalid claim (401) | a saturated `exp` would mean "never expires" |
 //! | maximum token lifetime (`exp` − `iat`) | none for access tokens (`ValidatorBuilder::max_token_lifetime` sets one, like Envoy's `max_lifetime`); 10 min for service tokens | identity providers differ too much for one default; a service token's bound is the specification's |
