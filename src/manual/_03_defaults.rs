@@ -21,7 +21,7 @@
 //! | before the first load | 503 / `UNAVAILABLE` | "could not check" is not "invalid", and clients should retry |
 //! | client certificates | required once a client CA is set | optional client auth is named: `allow_unauthenticated_clients()` |
 //! | TLS | 1.2 and 1.3, ALPN `h2` and `http/1.1`, aws-lc-rs passed explicitly | one provider in the process; never installed globally, so a host application keeps its own choice |
-//! | handshake | 10 s timeout, 1024 at once | a silent client cannot hold the accept loop |
+//! | handshake | 3 s to the first bytes, 10 s in all; 1024 pending at once, 256 per source address; at a bound the oldest pending connection is closed, not the newest refused | a silent client cannot hold the accept loop, and idle sockets held open cannot lock real clients out |
 //! | SPIFFE ID | only from exactly one valid URI SAN | the X.509-SVID specification |
 //! | XFCC | trusted from nobody | a header any client can send is worth nothing unless a proxy you name set it |
 //! | service token lifetime | 60 s, at most 10 min, never past the token it embeds | a hop's token is for one call: short enough that a stolen one is worth little, long enough for a retry |

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -21,6 +21,7 @@ use tokio_rustls::server::TlsStream;
 use super::config::MtlsAcceptorBuilder;
 use super::error::MtlsConfigError;
 use super::pem::CertifiedKey;
+use super::pending::Pending;
 use super::reload::{Reloadable, WatchHandle};
 use crate::peer::{PeerIdentity, PeerInfo};
 
@@ -57,9 +58,11 @@ pub struct MtlsAcceptor {
 struct Inner {
     config: Arc<Reloadable<MtlsAcceptorBuilder>>,
     handshake_timeout: Duration,
-    handshakes: Arc<Semaphore>,
+    first_bytes_timeout: Duration,
+    pending: Arc<Pending>,
     identities_parsed: AtomicU64,
     handshakes_failed: AtomicU64,
+    evicted: AtomicU64,
 }
 
 impl MtlsAcceptor {
@@ -72,10 +75,12 @@ impl MtlsAcceptor {
         Self {
             inner: Arc::new(Inner {
                 handshake_timeout: builder.handshake_timeout,
-                handshakes: Arc::new(Semaphore::new(builder.max_handshakes)),
+                first_bytes_timeout: builder.first_bytes_timeout.min(builder.handshake_timeout),
+                pending: Pending::new(builder.max_handshakes, builder.max_handshakes_per_source),
                 config: Arc::new(Reloadable::new(builder, config)),
                 identities_parsed: AtomicU64::new(0),
                 handshakes_failed: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
             }),
         }
     }
@@ -85,7 +90,8 @@ impl MtlsAcceptor {
         self.inner.config.current()
     }
 
-    /// Performs the handshake on an accepted TCP connection, within the handshake timeout.
+    /// Performs the handshake on an accepted TCP connection: its first bytes within the
+    /// first-bytes timeout, the whole handshake within the handshake timeout.
     ///
     /// # Errors
     ///
@@ -93,7 +99,21 @@ impl MtlsAcceptor {
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<MtlsStream> {
         let remote_addr = tcp.peer_addr().ok();
         let acceptor = TlsAcceptor::from(self.inner.config.current());
-        let handshake = tokio::time::timeout(self.inner.handshake_timeout, acceptor.accept(tcp));
+        let handshake = tokio::time::timeout(self.inner.handshake_timeout, async {
+            // A connection that says nothing is not worth a handshake slot for long. (`peek`
+            // waits for a byte; readiness alone can be reported before there is one.)
+            let mut first = [0u8; 1];
+            let peeked = tokio::time::timeout(self.inner.first_bytes_timeout, tcp.peek(&mut first))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no ClientHello in time"))??;
+            if peeked == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed before a ClientHello",
+                ));
+            }
+            acceptor.accept(tcp).await
+        });
         let result = match handshake.await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
@@ -134,6 +154,14 @@ impl MtlsAcceptor {
     /// own task, bounded in time and in number, so a slow or silent client never holds the
     /// loop; failed handshakes are logged and skipped. Dropping the returned stream stops the
     /// loop.
+    ///
+    /// Pending connections are bounded overall and per source address
+    /// ([`max_concurrent_handshakes`](MtlsAcceptorBuilder::max_concurrent_handshakes),
+    /// [`max_concurrent_handshakes_per_source`](MtlsAcceptorBuilder::max_concurrent_handshakes_per_source));
+    /// at a bound the oldest pending connection is closed to make room for the new one, and a
+    /// connection silent past the
+    /// [first-bytes timeout](MtlsAcceptorBuilder::first_bytes_timeout) is closed: sockets
+    /// held open without a word cannot lock real clients out.
     pub fn incoming(&self, listener: TcpListener) -> MtlsIncoming {
         let local_addr = listener.local_addr().ok();
         let (tx, rx) = mpsc::channel(64);
@@ -148,21 +176,28 @@ impl MtlsAcceptor {
                         continue;
                     }
                 };
-                let Ok(permit) = Arc::clone(&acceptor.inner.handshakes).try_acquire_owned() else {
-                    tracing::warn!(target: "meshward::mtls", %addr, "too many handshakes under way; connection closed");
-                    continue;
-                };
+                let (mut slot, evicted) = acceptor.inner.pending.admit(addr.ip());
+                if evicted {
+                    acceptor.inner.evicted.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(target: "meshward::mtls", %addr, "pending connections at their bound: the oldest was closed");
+                }
                 let sender = tx.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let accepted = acceptor.accept(tcp).await;
-                    drop(permit);
+                    let accepted = tokio::select! {
+                        accepted = acceptor.accept(tcp) => accepted,
+                        _ = &mut slot.evicted => {
+                            acceptor.inner.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    drop(slot);
                     match accepted {
                         Ok(stream) => {
                             let _ = sender.send(stream).await;
                         }
                         Err(e) => {
-                            tracing::info!(target: "meshward::mtls", %addr, error = %e, "TLS handshake failed");
+                            tracing::debug!(target: "meshward::mtls", %addr, error = %e, "TLS handshake failed");
                         }
                     }
                 });
@@ -210,9 +245,15 @@ impl MtlsAcceptor {
         self.inner.identities_parsed.load(Ordering::Relaxed)
     }
 
-    /// Handshakes that failed or timed out so far.
+    /// Handshakes that failed, timed out or were closed to make room so far.
     pub fn handshakes_failed(&self) -> u64 {
         self.inner.handshakes_failed.load(Ordering::Relaxed)
+    }
+
+    /// Pending connections closed so far to make room for newer ones (see
+    /// [`incoming`](Self::incoming)).
+    pub fn pending_evicted(&self) -> u64 {
+        self.inner.evicted.load(Ordering::Relaxed)
     }
 
     /// Successful reloads so far.

@@ -30,7 +30,9 @@ pub struct MtlsAcceptorBuilder {
     pub(crate) optional: bool,
     pub(crate) alpn: Vec<Vec<u8>>,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) first_bytes_timeout: Duration,
     pub(crate) max_handshakes: usize,
+    pub(crate) max_handshakes_per_source: usize,
 }
 
 impl MtlsAcceptorBuilder {
@@ -42,7 +44,9 @@ impl MtlsAcceptorBuilder {
             optional: false,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             handshake_timeout: Duration::from_secs(10),
+            first_bytes_timeout: Duration::from_secs(3),
             max_handshakes: 1024,
+            max_handshakes_per_source: 256,
         }
     }
 
@@ -124,10 +128,30 @@ impl MtlsAcceptorBuilder {
         self
     }
 
-    /// How many handshakes may be under way at once; connections beyond are closed
-    /// (default 1024; clamped to 1 – 65 536).
+    /// How long a new connection may stay silent before its first bytes (the start of its
+    /// ClientHello) arrive (default 3 s; clamped to 10 ms – the handshake timeout). A
+    /// connection that sends nothing is closed then, without waiting for the handshake
+    /// timeout.
+    pub fn first_bytes_timeout(mut self, timeout: Duration) -> Self {
+        self.first_bytes_timeout =
+            timeout.clamp(Duration::from_millis(10), Duration::from_secs(600));
+        self
+    }
+
+    /// How many connections may be pending at once (waiting for their first bytes or in
+    /// their handshake) in [`MtlsAcceptor::incoming`] (default 1024; clamped to 1 – 65 536).
+    /// At the bound a new connection is taken and the *oldest* pending one closed: idle
+    /// sockets held open cannot lock real clients out.
     pub fn max_concurrent_handshakes(mut self, max: usize) -> Self {
         self.max_handshakes = max.clamp(1, 65_536);
+        self
+    }
+
+    /// How many of those may come from one IP address (default 256; clamped to 1 – 65 536).
+    /// At this bound a new connection from that address closes that address's oldest
+    /// pending one, so that one source flooding the acceptor never evicts another's.
+    pub fn max_concurrent_handshakes_per_source(mut self, max: usize) -> Self {
+        self.max_handshakes_per_source = max.clamp(1, 65_536);
         self
     }
 
@@ -238,6 +262,9 @@ impl fmt::Debug for MtlsAcceptorBuilder {
             .field("crls", &self.crls.iter().map(what).collect::<Vec<_>>())
             .field("optional", &self.optional)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("first_bytes_timeout", &self.first_bytes_timeout)
+            .field("max_handshakes", &self.max_handshakes)
+            .field("max_handshakes_per_source", &self.max_handshakes_per_source)
             .finish_non_exhaustive()
     }
 }

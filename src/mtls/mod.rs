@@ -31,6 +31,7 @@ mod error;
 mod identity;
 mod peer;
 mod pem;
+mod pending;
 mod reload;
 #[cfg(feature = "hyper")]
 mod serve;

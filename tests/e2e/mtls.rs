@@ -1162,41 +1162,106 @@ async fn silent_clients_do_not_hold_the_accept_loop() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn the_handshake_bound_holds() {
+/// A TCP connection from `source` (any address of 127.0.0.0/8) that never sends a byte.
+async fn silent_from(source: [u8; 4], server: &TestServer) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .unwrap();
+    socket.connect(server.addr).await.unwrap()
+}
+
+/// Whether the server closed `tcp` within `wait` (a read returns end of stream or an error).
+async fn closed_within(tcp: &mut tokio::net::TcpStream, wait: Duration) -> bool {
     use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1];
+    matches!(
+        tokio::time::timeout(wait, tcp.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn at_the_handshake_bound_the_oldest_pending_connection_gives_way() {
     let pki = pki();
     let acceptor = acceptor(&pki)
         .max_concurrent_handshakes(2)
-        .handshake_timeout(Duration::from_millis(600))
+        .handshake_timeout(Duration::from_secs(30))
+        .first_bytes_timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     let server = serve_mtls(&acceptor, app()).await;
-    // Two silent connections take both handshake slots.
-    let mut silent = Vec::new();
-    for _ in 0..2 {
-        silent.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
-    }
+    // Two silent connections take both places.
+    let mut oldest = silent_from([127, 0, 0, 2], &server).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // A third connection beyond the bound is closed at once, without a handshake.
-    let mut third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let mut buf = [0u8; 1];
-    let read = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
-    assert!(
-        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
-        "the connection over the bound is closed: {read:?}"
-    );
-    // Once the silent ones time out, the slots are free again.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut younger = silent_from([127, 0, 0, 3], &server).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A real client beyond the bound is served: the oldest silent connection gives way.
     let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
-    assert_eq!(
-        fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer")
-            .await
-            .unwrap()
-            .0,
-        200
+    let served = fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer").await;
+    assert_eq!(served.unwrap().0, 200);
+    assert!(
+        closed_within(&mut oldest, Duration::from_secs(1)).await,
+        "the oldest was closed"
     );
-    drop(silent);
+    assert!(
+        !closed_within(&mut younger, Duration::from_millis(200)).await,
+        "the younger one keeps its place"
+    );
+    assert!(acceptor.pending_evicted() >= 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_first_bytes_timeout() {
+    let pki = pki();
+    let acceptor = acceptor(&pki)
+        .handshake_timeout(Duration::from_secs(30))
+        .first_bytes_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    let mut silent = silent_from([127, 0, 0, 2], &server).await;
+    assert!(closed_within(&mut silent, Duration::from_secs(5)).await);
+    assert_eq!(acceptor.handshakes_failed(), 1);
+    assert_eq!(acceptor.pending_evicted(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn eleven_hundred_idle_sockets_cannot_lock_a_real_client_out() {
+    // 1 100 sockets on each side of the loopback in this one process.
+    rlimit::increase_nofile_limit(8192).unwrap();
+    let pki = pki();
+    // The defaults: 1 024 pending connections, 256 per source, 3 s to the first bytes.
+    let acceptor = acceptor(&pki).build().unwrap();
+    let server = serve_mtls(&acceptor, app()).await;
+    // A bystander from another address, pending before the flood starts.
+    let mut bystander = silent_from([127, 0, 0, 3], &server).await;
+    // The flood: 1 100 connections that never send a byte, from the real client's own
+    // address and from another one, all held open.
+    let mut flood = Vec::new();
+    for i in 0..1100 {
+        let source = if i % 2 == 0 {
+            [127, 0, 0, 1]
+        } else {
+            [127, 0, 0, 2]
+        };
+        flood.push(silent_from(source, &server).await);
+    }
+    // A real client is served within a second, several times in a row.
+    let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
+    for _ in 0..3 {
+        let real = client(&pki.ca, Some(&leaf));
+        let served =
+            tokio::time::timeout(Duration::from_secs(1), fetch(&real, &server, "/peer")).await;
+        assert_eq!(served.expect("served within a second").unwrap().0, 200);
+    }
+    // Each flooding address evicted only its own oldest connections: the bystander from a
+    // third address is still pending (until its first-bytes timeout).
+    assert!(!closed_within(&mut bystander, Duration::from_millis(200)).await);
+    assert!(acceptor.pending_evicted() >= 1100 - 2 * 256);
+    drop(flood);
     server.stop().await;
 }
 
