@@ -87,6 +87,9 @@
 // These modules import nothing above them (ARCHITECTURE.md; checked by .ci/run).
 pub mod audit;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz;
 mod peer;
 mod principal;
 mod rejection;

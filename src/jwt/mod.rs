@@ -59,8 +59,8 @@ mod extract;
 mod future;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-mod jwks;
-mod keys;
+pub(crate) mod jwks;
+pub(crate) mod keys;
 mod layer;
 mod service;
 mod source;

@@ -35,7 +35,7 @@ mod pending;
 mod reload;
 #[cfg(feature = "hyper")]
 mod serve;
-mod xfcc;
+pub(crate) mod xfcc;
 
 #[doc(inline)]
 pub use self::acceptor::{MtlsAcceptor, MtlsIncoming, MtlsStream};

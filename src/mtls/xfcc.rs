@@ -171,7 +171,7 @@ fn single_header<B>(request: &Request<B>) -> Option<&str> {
 }
 
 /// The identity in the last element of an XFCC header.
-fn parse(header: &str) -> Result<PeerIdentity, &'static str> {
+pub(crate) fn parse(header: &str) -> Result<PeerIdentity, &'static str> {
     let element = split_unquoted(header, ',')
         .into_iter()
         .last()

@@ -25,13 +25,18 @@ pub(crate) async fn jwks_uri(
     timeout: Duration,
     max_body: usize,
 ) -> Result<Url, KeySourceError> {
+    let fetched = fetch::get(client, url, timeout, max_body).await?;
+    parse_document(&fetched.body, issuer)
+}
+
+/// The `jwks_uri` of a discovery document whose `issuer` is exactly `issuer`.
+pub(crate) fn parse_document(body: &[u8], issuer: &str) -> Result<Url, KeySourceError> {
     #[derive(serde::Deserialize)]
     struct Document {
         issuer: Option<String>,
         jwks_uri: Option<String>,
     }
-    let fetched = fetch::get(client, url, timeout, max_body).await?;
-    let doc: Document = serde_json::from_slice(&fetched.body).map_err(|e| {
+    let doc: Document = serde_json::from_slice(body).map_err(|e| {
         KeySourceError::with_source(
             KeySourceErrorKind::InvalidDiscovery {
                 reason: "not a JSON object",

@@ -32,7 +32,7 @@
 //! # Ok(()) }
 //! ```
 
-mod discovery;
+pub(crate) mod discovery;
 mod error;
 mod fetch;
 pub(crate) mod refresh;
