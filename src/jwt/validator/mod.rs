@@ -416,3 +416,5 @@ impl fmt::Debug for Validator {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;

@@ -1,6 +1,7 @@
 //! The checks of one token: the header, the issuer, the signature, then the claims.
 //! Nothing from the payload but `iss` is read before the signature has been checked.
 
+use crate::jwt::VerifyingKey;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,6 +27,79 @@ struct RawHeader {
     crit: Option<Value>,
 }
 
+/// A compact JWS split, its header read and checked (size, JSON, algorithm, no `crit`);
+/// nothing about it is verified yet.
+pub(crate) struct Jws<'a> {
+    header: RawHeader,
+    pub(crate) alg: Algorithm,
+    payload_b64: &'a str,
+    pub(crate) signature_b64: &'a str,
+    /// `header.payload`: what the signature covers.
+    pub(crate) signing_input: &'a str,
+}
+
+impl<'a> Jws<'a> {
+    pub(crate) fn parse(token: &'a str, max_header_len: usize) -> Result<Self, TokenError> {
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(TokenErrorKind::Malformed.into());
+        };
+        if header_b64.len() > max_header_len {
+            return Err(TokenErrorKind::TooLarge {
+                len: header_b64.len(),
+                max: max_header_len,
+            }
+            .into());
+        }
+        let header: RawHeader = decode_json(header_b64)?;
+        let alg = Algorithm::from_str(&header.alg)
+            .map_err(|_| TokenError::new(TokenErrorKind::UnsupportedAlgorithm))?;
+        if header.crit.is_some() {
+            return Err(TokenErrorKind::UnsupportedCritical.into());
+        }
+        Ok(Self {
+            header,
+            alg,
+            payload_b64,
+            signature_b64,
+            signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.header.kid.as_deref()
+    }
+
+    /// The payload's bytes: strict base64url (no padding, no stray characters, no trailing
+    /// bits), or the token is malformed.
+    pub(crate) fn payload(&self) -> Result<Vec<u8>, TokenError> {
+        URL_SAFE_NO_PAD
+            .decode(self.payload_b64)
+            .map_err(|e| TokenError::with_source(TokenErrorKind::Malformed, e))
+    }
+}
+
+/// Checks `signature_b64` over `signing_input` with `key` for `alg` (the key already chosen
+/// as one that may verify `alg`).
+pub(crate) fn check_signature(
+    key: &VerifyingKey,
+    alg: Algorithm,
+    signing_input: &[u8],
+    signature_b64: &str,
+) -> Result<(), TokenError> {
+    match jsonwebtoken::crypto::verify(signature_b64, signing_input, key.decoding_key(), alg) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(TokenErrorKind::InvalidSignature.into()),
+        Err(e) => Err(TokenError::with_source(TokenErrorKind::InvalidSignature, e)),
+    }
+}
+
 /// A token whose signature checked out; its claims are checked next.
 struct Signed<'a> {
     issuer: &'a IssuerEntry,
@@ -46,30 +120,16 @@ impl Inner {
         now: i64,
         policy: FetchPolicy,
     ) -> Result<(VerifiedToken, KeySetVersion), Failure> {
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(TokenErrorKind::Malformed.into());
-        };
-        if header_b64.len() > self.max_header_len {
-            return Err(TokenErrorKind::TooLarge {
-                len: header_b64.len(),
-                max: self.max_header_len,
-            }
-            .into());
-        }
-
-        let header: RawHeader = decode_json(header_b64)?;
-        let alg = Algorithm::from_str(&header.alg)
-            .map_err(|_| TokenError::new(TokenErrorKind::UnsupportedAlgorithm))?;
+        let jws = Jws::parse(token, self.max_header_len)?;
+        let payload = jws.payload()?;
+        let Jws {
+            header,
+            alg,
+            signature_b64,
+            signing_input,
+            ..
+        } = jws;
         let kid = header.kid.as_deref();
-        if header.crit.is_some() {
-            return Err(TokenErrorKind::UnsupportedCritical.into());
-        }
         // Explicit typing (RFC 8725 §3.11): a service token never passes where another token
         // is expected, nor another token where a service token is.
         let typ = header.typ.as_deref().map(normalize_type);
@@ -85,7 +145,8 @@ impl Inner {
 
         // The issuer picks the key set, so `iss` is read before the signature is checked;
         // nothing else from the payload is trusted until it has been.
-        let claims: Map<String, Value> = decode_json(payload_b64)?;
+        let claims: Map<String, Value> = serde_json::from_slice(&payload)
+            .map_err(|e| TokenError::with_source(TokenErrorKind::Malformed, e))?;
         let issuer_name = claims::string(&claims, "iss")?.ok_or(TokenErrorKind::MissingClaim {
             claim: "iss".into(),
         })?;
@@ -94,22 +155,10 @@ impl Inner {
             .iter()
             .find(|i| i.issuer == issuer_name)
             .ok_or(TokenErrorKind::InvalidIssuer)?;
-        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         issuer
             .with_key(kid, alg, &self.algorithms, policy, |key| {
-                match jsonwebtoken::crypto::verify(
-                    signature_b64,
-                    signing_input.as_bytes(),
-                    key.decoding_key(),
-                    alg,
-                ) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(TokenErrorKind::InvalidSignature.into()),
-                    Err(e) => {
-                        Err(TokenError::with_source(TokenErrorKind::InvalidSignature, e).into())
-                    }
-                }
-                .map(|()| (key.kid().map(str::to_owned), key.fingerprint()))
+                check_signature(key, alg, signing_input.as_bytes(), signature_b64)?;
+                Ok((key.kid().map(str::to_owned), key.fingerprint()))
             })
             .and_then(|((key_id, key_fingerprint), version)| {
                 let signed = Signed {
