@@ -319,6 +319,9 @@ mod tests {
         assert!(glob("*", ""));
         assert!(glob("a*c", "abbbc"));
         assert!(glob("a*b*c", "axbxc"));
+        // What a middle part matched is used up: the last part cannot reuse it.
+        assert!(!glob("a*b*b", "axb"));
+        assert!(glob("a*b*b", "axbb"));
         assert!(!glob("a*b*c", "axc"));
         assert!(glob("abc", "abc"));
         assert!(!glob("abc", "abcd"));

@@ -722,5 +722,50 @@ mod rego {
             missing.build().unwrap_err().kind(),
             RegoErrorKind::Io { .. }
         ));
+        // Files up to 1 MiB are read; a larger one is refused before it is read.
+        let dir = std::env::temp_dir().join(format!("meshward-rego-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let padded = dir.join("padded.rego");
+        let mut text = String::from("package authz\nimport rego.v1\nallow := true\n");
+        while text.len() < 64 * 1024 {
+            text.push_str("# a comment that pads the policy file past a few kilobytes\n");
+        }
+        std::fs::write(&padded, &text).unwrap();
+        let read = RegoPolicy::builder("data.authz.allow")
+            .add_policy_file(&padded)
+            .build()
+            .unwrap();
+        assert_eq!(
+            now(
+                &read,
+                &request(
+                    "GET",
+                    "/",
+                    Some(test_principal_with("", json!({"sub": "dan"})))
+                )
+            ),
+            "ok"
+        );
+        let huge = dir.join("huge.json");
+        let mut json = vec![b' '; 1024 * 1024];
+        json.extend_from_slice(b"{}");
+        std::fs::write(&huge, &json).unwrap();
+        let too_big = RegoPolicy::builder("data.authz.allow")
+            .add_policy("p.rego", POLICY)
+            .add_data_file(&huge);
+        assert!(matches!(
+            too_big.build().unwrap_err().kind(),
+            RegoErrorKind::Io { .. }
+        ));
+        let at_bound = dir.join("bound.json");
+        json.truncate(1024 * 1024 - 2);
+        json.extend_from_slice(b"{}");
+        std::fs::write(&at_bound, &json).unwrap();
+        RegoPolicy::builder("data.authz.allow")
+            .add_policy("p.rego", POLICY)
+            .add_data_file(&at_bound)
+            .build()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

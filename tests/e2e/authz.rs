@@ -439,6 +439,8 @@ mod policies {
         NotJson,
         ServerError,
         WrongShape,
+        /// An allowing answer of exactly this many bytes, sent in 1 KiB chunks.
+        Sized(usize),
     }
 
     /// A decision point on 127.0.0.1 speaking OPA's data API (`POST /v1/data/<path>` with
@@ -476,6 +478,16 @@ mod policies {
                     .into_response();
             }
             Mode::WrongShape => return Json(json!({"result": "yes"})).into_response(),
+            Mode::Sized(size) => {
+                let head = br#"{"result": true, "pad": ""#;
+                let tail = br#""}"#;
+                let mut answer = head.to_vec();
+                answer.resize(size - tail.len(), b'x');
+                answer.extend_from_slice(tail);
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                    answer.chunks(1024).map(|c| Ok(c.to_vec())).collect();
+                return axum::body::Body::from_stream(tokio_stream::iter(chunks)).into_response();
+            }
             Mode::Up => {}
         }
         let mut engine = state.engine.clone();
@@ -513,6 +525,14 @@ mod policies {
             asked,
             mode,
         }
+    }
+
+    fn opa_cached(addr: SocketAddr, capacity: u64, ttl: Duration) -> OpaPolicy {
+        OpaPolicy::builder(format!("http://{addr}"), "shop/authz/allow")
+            .allow_insecure_http()
+            .decision_cache(capacity, ttl)
+            .build()
+            .unwrap()
     }
 
     fn opa(addr: SocketAddr, cache: bool) -> OpaPolicy {
@@ -643,6 +663,82 @@ mod policies {
         assert_eq!(standin.asked.load(Ordering::SeqCst), 4);
         remote.stop().await;
         standin.server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn no_capacity_or_no_lifetime_means_no_decision_cache() {
+        let key = SigningKey::generate(Algorithm::ES256, "nocache");
+        for (capacity, ttl) in [(0, Duration::from_secs(60)), (100, Duration::ZERO)] {
+            let standin = stand_in().await;
+            let remote = guarded_app(&key, opa_cached(standin.server.addr, capacity, ttl)).await;
+            for _ in 0..3 {
+                assert_eq!(http_get(&remote.url("/healthz"), &[]).await.status, 200);
+            }
+            assert_eq!(
+                standin.asked.load(Ordering::SeqCst),
+                3,
+                "capacity {capacity}, ttl {ttl:?}: asked every time"
+            );
+            remote.stop().await;
+            standin.server.stop().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_up_to_64_kib() {
+        let key = SigningKey::generate(Algorithm::ES256, "size");
+        let standin = stand_in().await;
+        let remote = guarded_app(&key, opa(standin.server.addr, false)).await;
+        for (size, status) in [(2048, 200), (64 * 1024, 200), (64 * 1024 + 1, 503)] {
+            *standin.mode.lock().unwrap() = Mode::Sized(size);
+            let seen = http_get(&remote.url("/healthz"), &[]).await;
+            assert_eq!(seen.status, status, "an answer of {size} bytes");
+        }
+        remote.stop().await;
+        standin.server.stop().await;
+    }
+
+    #[test]
+    fn the_builder_refuses_unsafe_or_senseless_settings() {
+        use meshward::authz::OpaConfigErrorKind;
+        let kind = |b: meshward::authz::OpaPolicyBuilder| {
+            b.build().map(|_| ()).map_err(|e| e.kind().clone())
+        };
+        let https = || OpaPolicy::builder("https://opa.internal:8181", "authz/allow");
+        assert_eq!(kind(https()), Ok(()));
+        assert!(matches!(
+            kind(OpaPolicy::builder("http://127.0.0.1:8181", "authz/allow")),
+            Err(OpaConfigErrorKind::InsecureUrl { .. })
+        ));
+        assert_eq!(
+            kind(OpaPolicy::builder("http://127.0.0.1:8181", "authz/allow").allow_insecure_http()),
+            Ok(())
+        );
+        assert!(matches!(
+            kind(OpaPolicy::builder("ftp://127.0.0.1", "authz/allow").allow_insecure_http()),
+            Err(OpaConfigErrorKind::InsecureUrl { .. })
+        ));
+        assert!(matches!(
+            kind(OpaPolicy::builder("not a url", "authz/allow")),
+            Err(OpaConfigErrorKind::InvalidUrl { what: "server" })
+        ));
+        assert!(matches!(
+            kind(https().timeout(Duration::ZERO)),
+            Err(OpaConfigErrorKind::InvalidSetting { .. })
+        ));
+        assert_eq!(kind(https().timeout(Duration::from_secs(60))), Ok(()));
+        assert!(matches!(
+            kind(https().timeout(Duration::from_secs(61))),
+            Err(OpaConfigErrorKind::InvalidSetting { .. })
+        ));
+        assert_eq!(
+            kind(https().decision_cache(10, Duration::from_secs(3600))),
+            Ok(())
+        );
+        assert!(matches!(
+            kind(https().decision_cache(10, Duration::from_secs(3601))),
+            Err(OpaConfigErrorKind::InvalidSetting { .. })
+        ));
     }
 
     #[tokio::test]
