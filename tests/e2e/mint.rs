@@ -540,6 +540,17 @@ async fn depth_and_size_are_bounded() {
         kind(shallow.verify(&chain[2]).await),
         TokenErrorKind::ChainTooDeep { depth: 3, max: 2 }
     );
+    // The cap is inclusive.
+    let exact = mesh
+        .verifier(INVENTORY)
+        .max_token_len(chain[1].len())
+        .build()
+        .unwrap();
+    assert_eq!(exact.identity(), INVENTORY);
+    assert_eq!(
+        exact.verify(&chain[1]).await.unwrap().caller(),
+        Some(ORDERS)
+    );
     let small = mesh
         .verifier(INVENTORY)
         .max_token_len(1000)
@@ -1161,4 +1172,73 @@ async fn a_peers_keys_fetched_from_its_publisher_over_mtls() {
     assert_eq!(p.caller(), Some(GATEWAY));
     assert_eq!(keys.stats().unwrap().fetches, 1);
     publisher.stop().await;
+}
+
+#[tokio::test]
+async fn every_level_s_keys_are_fetched_when_none_are_at_hand() {
+    use meshward::mint::JwksPublisher;
+
+    let mesh = Mesh::new();
+    let warehouse = Svc::new(WAREHOUSE);
+    let chain = mesh.chain("alice", "read").await;
+    // Each service publishes its keys, and the identity provider its own, over HTTP on
+    // loopback; nothing is fetched before the first token arrives.
+    let idp_jwks = json!({"keys": [mesh.idp.jwk_json()]}).to_string();
+    let app = axum::Router::new()
+        .route_service("/gateway", JwksPublisher::new(mesh.gateway.signer.clone()))
+        .route_service("/orders", JwksPublisher::new(mesh.orders.signer.clone()))
+        .route_service(
+            "/inventory",
+            JwksPublisher::new(mesh.inventory.signer.clone()),
+        )
+        .route(
+            "/idp",
+            axum::routing::get(move || {
+                let body = idp_jwks.clone();
+                async move { body }
+            }),
+        );
+    let server = serve_axum(app).await;
+    let remote = |path: &str| {
+        KeySource::jwks(server.url(path))
+            .allow_insecure_http()
+            .build()
+            .unwrap()
+    };
+    let verifier = |max_depth: usize| {
+        let users = Validator::builder(ISSUER, [EDGE_API])
+            .key_source(remote("/idp"))
+            .build()
+            .unwrap();
+        ServiceTokenVerifier::builder(WAREHOUSE)
+            .trust_service(GATEWAY, remote("/gateway"))
+            .trust_service(ORDERS, remote("/orders"))
+            .trust_service(INVENTORY, remote("/inventory"))
+            .trust_service(WAREHOUSE, warehouse.keys())
+            .user_tokens(users)
+            .max_depth(max_depth)
+            .build()
+            .unwrap()
+    };
+    // Three hops and the user's token: four key sets fetched, level by level.
+    let p = verifier(3).verify(&chain[2]).await.unwrap();
+    assert_eq!(p.subject(), Some("alice"));
+    assert_eq!(p.caller(), Some(INVENTORY));
+    // The deepest chain the verifier accepts still gets every round of fetching it needs.
+    let hop = mesh
+        .gateway
+        .signer
+        .mint(
+            &mesh
+                .users()
+                .validate(&mesh.user_token("bob", "read"))
+                .await
+                .unwrap(),
+            WAREHOUSE,
+        )
+        .unwrap();
+    let p = verifier(1).verify(hop.as_str()).await.unwrap();
+    assert_eq!(p.subject(), Some("bob"));
+    assert_eq!(p.caller(), Some(GATEWAY));
+    server.stop().await;
 }
