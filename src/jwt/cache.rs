@@ -1,9 +1,11 @@
-//! The verified-token cache: a token seen again costs a hash and a lookup, not a signature.
+//! The verified-token cache: a token seen again costs a hash, a lookup and a comparison,
+//! not a signature.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::digest;
+use foldhash::quality::RandomState;
 use moka::Expiry;
 use moka::sync::Cache;
 
@@ -13,15 +15,12 @@ use crate::principal::VerifiedToken;
 /// No entry lives longer than this, whatever the token's `exp`.
 const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// SHA-256 of the token: the cache never holds tokens as keys, and two tokens that differ
-/// in one byte never share an entry.
-pub(crate) type TokenHash = [u8; 32];
-
-pub(crate) fn hash(token: &str) -> TokenHash {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
-    out
-}
+/// A 64-bit hash of the token, keyed with a seed drawn at random for each cache (foldhash),
+/// so that nobody outside can aim two tokens at one entry. It only finds the entry: a hit is
+/// served only when the token the entry was verified from is byte for byte the token
+/// presented, so a collision is a miss, never another token's principal. The token itself is
+/// kept in the entry anyway (the principal hands it on), so the comparison costs no memory.
+pub(crate) type TokenHash = u64;
 
 /// How long an entry lives: its token's remaining lifetime, at most a day; nothing for zero.
 fn clamp_ttl(ttl: Duration) -> Option<Duration> {
@@ -46,6 +45,7 @@ impl Expiry<TokenHash, Entry> for UntilExpiry {
 #[derive(Clone)]
 pub(crate) struct TokenCache {
     cache: Cache<TokenHash, Entry>,
+    seed: RandomState,
 }
 
 impl TokenCache {
@@ -56,11 +56,21 @@ impl TokenCache {
                 .expire_after(UntilExpiry)
                 .support_invalidation_closures()
                 .build(),
+            seed: RandomState::default(),
         }
     }
 
-    pub(crate) fn get(&self, key: &TokenHash) -> Option<Arc<VerifiedToken>> {
-        self.cache.get(key).map(|e| e.token)
+    /// The key under which `token` is cached.
+    pub(crate) fn key(&self, token: &str) -> TokenHash {
+        self.seed.hash_one(token)
+    }
+
+    /// The verified token cached under `key`, if it was verified from `token` itself.
+    pub(crate) fn get(&self, key: &TokenHash, token: &str) -> Option<Arc<VerifiedToken>> {
+        self.cache
+            .get(key)
+            .map(|e| e.token)
+            .filter(|hit| *hit.raw == *token)
     }
 
     /// Caches `token` for `ttl` (clamped to a day); a zero TTL caches nothing.
@@ -101,33 +111,55 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn token(issuer: &str, key: KeyFingerprint) -> Arc<VerifiedToken> {
+    fn token(raw: &str, issuer: &str, key: KeyFingerprint) -> Arc<VerifiedToken> {
         let principal = crate::principal::test_principal("read");
         let mut verified = principal.verified().clone();
         verified.issuer = issuer.into();
         verified.key_fingerprint = key;
+        verified.raw = raw.into();
         Arc::new(verified)
+    }
+
+    fn put(cache: &TokenCache, raw: &str, issuer: &str, key: KeyFingerprint, ttl: Duration) {
+        cache.insert(cache.key(raw), token(raw, issuer, key), ttl);
+    }
+
+    fn has(cache: &TokenCache, raw: &str) -> bool {
+        cache.get(&cache.key(raw), raw).is_some()
     }
 
     #[test]
     fn dropping_a_key_drops_only_its_issuers_tokens_verified_with_it() {
         let cache = TokenCache::new(100);
         let day = Duration::from_secs(86_400);
-        cache.insert(hash("a1"), token("a", 1), day);
-        cache.insert(hash("a2"), token("a", 2), day);
-        cache.insert(hash("b1"), token("b", 1), day);
+        put(&cache, "a1", "a", 1, day);
+        put(&cache, "a2", "a", 2, day);
+        put(&cache, "b1", "b", 1, day);
         cache.drop_verified_by("a", &[1]);
-        assert!(
-            cache.get(&hash("a1")).is_none(),
-            "verified with the removed key"
-        );
-        assert!(
-            cache.get(&hash("a2")).is_some(),
-            "another key of the issuer"
-        );
-        assert!(cache.get(&hash("b1")).is_some(), "another issuer's key");
+        assert!(!has(&cache, "a1"), "verified with the removed key");
+        assert!(has(&cache, "a2"), "another key of the issuer");
+        assert!(has(&cache, "b1"), "another issuer's key");
         cache.drop_verified_by("b", &[]);
-        assert!(cache.get(&hash("b1")).is_some());
+        assert!(has(&cache, "b1"));
+    }
+
+    #[test]
+    fn a_hit_is_served_only_for_the_very_token_it_was_verified_from() {
+        let cache = TokenCache::new(100);
+        let day = Duration::from_secs(86_400);
+        // Another token's entry under this token's key: what a hash collision would give.
+        cache.insert(cache.key("mine"), token("theirs", "a", 1), day);
+        assert!(cache.get(&cache.key("mine"), "mine").is_none());
+        assert!(cache.get(&cache.key("mine"), "theirs").is_some());
+        // A prefix, or the token with one byte more, is another token.
+        put(&cache, "a.b.c", "a", 1, day);
+        assert!(cache.get(&cache.key("a.b.c"), "a.b.").is_none());
+        assert!(cache.get(&cache.key("a.b.c"), "a.b.cd").is_none());
+        assert!(has(&cache, "a.b.c"));
+        // Each cache draws its own seed: nobody can aim two tokens at one entry everywhere.
+        let other = TokenCache::new(100);
+        assert_ne!(cache.key("a.b.c"), other.key("a.b.c"));
+        assert_ne!(cache.key("a"), cache.key("b"));
     }
 
     #[test]
@@ -145,12 +177,11 @@ mod tests {
     #[test]
     fn entries_live_no_longer_than_their_ttl_and_zero_caches_nothing() {
         let cache = TokenCache::new(100);
-        cache.insert(hash("zero"), token("a", 1), Duration::ZERO);
-        assert!(cache.get(&hash("zero")).is_none());
-        cache.insert(hash("short"), token("a", 1), Duration::from_millis(50));
-        assert!(cache.get(&hash("short")).is_some());
+        put(&cache, "zero", "a", 1, Duration::ZERO);
+        assert!(!has(&cache, "zero"));
+        put(&cache, "short", "a", 1, Duration::from_millis(50));
+        assert!(has(&cache, "short"));
         std::thread::sleep(Duration::from_millis(80));
-        assert!(cache.get(&hash("short")).is_none());
-        assert_ne!(hash("a"), hash("b"));
+        assert!(!has(&cache, "short"));
     }
 }

@@ -63,8 +63,8 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
 /// - optionally a `typ` (such as `at+jwt`, RFC 9068) and required claims;
 /// - the token's length (8 KiB) and its header's (2 KiB).
 ///
-/// A verified token is cached (keyed by its SHA-256, never past its `exp`), so a token seen
-/// again costs a lookup, not a signature.
+/// A verified token is cached (found by a keyed hash, served only for the very same token,
+/// never past its `exp`), so a token seen again costs a lookup, not a signature.
 ///
 /// Cloning is cheap: clones share configuration and cache.
 ///
@@ -265,12 +265,9 @@ impl Validator {
                 .into())),
             );
         }
-        let key = inner
-            .cache
-            .as_ref()
-            .map(|cache| (cache, cache::hash(token)));
+        let key = inner.cache.as_ref().map(|cache| (cache, cache.key(token)));
         if let Some((cache, key)) = &key {
-            if let Some(hit) = cache.get(key) {
+            if let Some(hit) = cache.get(key, token) {
                 inner.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                 if now >= hit.expires_at.saturating_add(inner.leeway) {
                     cache.remove(key);
@@ -297,10 +294,7 @@ impl Validator {
         let fetched = need.fetch().await.err();
         let now = unix_now();
         let inner = &*self.inner;
-        let key = inner
-            .cache
-            .as_ref()
-            .map(|cache| (cache, cache::hash(token)));
+        let key = inner.cache.as_ref().map(|cache| (cache, cache.key(token)));
         let result = match inner.verify(token, now, FetchPolicy::AfterFetch(fetched)) {
             Ok((verified, version)) => Ok(self.remember(key, verified, &version, now)),
             Err(Failure::Token(e)) => Err(e),
