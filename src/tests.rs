@@ -453,3 +453,53 @@ fn a_requirement_sees_the_request() {
     assert!(view.peer().is_none());
     assert!(format!("{view:?}").contains("/orders/7"));
 }
+
+#[tokio::test]
+async fn a_cached_token_is_answered_at_once_until_it_expires_and_never_excuses_a_bad_credential() {
+    let validator = Validator::builder("iss", ["aud"])
+        .add_hmac_secret(SECRET, Algorithm::HS256)
+        .leeway(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let exp = jsonwebtoken::get_current_timestamp() + 1;
+    let claims = serde_json::json!({"iss": "iss", "aud": "aud", "sub": "alice", "exp": exp});
+    let t = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    let service = ServiceBuilder::new()
+        .layer(AuthLayer::new(validator.clone()))
+        .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    let send = |value: String| {
+        let request = Request::get("/")
+            .header(header::AUTHORIZATION, value)
+            .body(())
+            .unwrap();
+        service.clone().oneshot(request)
+    };
+    assert_eq!(send(format!("Bearer {t}")).await.unwrap().status(), 200);
+    assert_eq!(send(format!("Bearer {t}")).await.unwrap().status(), 200);
+    assert_eq!(
+        validator.stats().cache_hits,
+        1,
+        "the second was a cache hit"
+    );
+    // The cached token with something after it is another credential, and a malformed one.
+    for bad in [
+        format!("Bearer {t} x"),
+        format!("Bearer {t},"),
+        format!("Bearer {t}\t"),
+    ] {
+        assert_eq!(send(bad.clone()).await.unwrap().status(), 400, "{bad:?}");
+    }
+    // Past its exp the cached answer no longer holds.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let response = send(format!("Bearer {t}")).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap();
+    assert!(challenge.contains("expired"), "{challenge}");
+}

@@ -61,16 +61,16 @@ impl TokenCache {
     }
 
     /// The key under which `token` is cached.
-    pub(crate) fn key(&self, token: &str) -> TokenHash {
+    pub(crate) fn key(&self, token: &[u8]) -> TokenHash {
         self.seed.hash_one(token)
     }
 
     /// The verified token cached under `key`, if it was verified from `token` itself.
-    pub(crate) fn get(&self, key: &TokenHash, token: &str) -> Option<Arc<VerifiedToken>> {
+    pub(crate) fn get(&self, key: &TokenHash, token: &[u8]) -> Option<Arc<VerifiedToken>> {
         self.cache
             .get(key)
             .map(|e| e.token)
-            .filter(|hit| *hit.raw == *token)
+            .filter(|hit| hit.raw.as_bytes() == token)
     }
 
     /// Caches `token` for `ttl` (clamped to a day); a zero TTL caches nothing.
@@ -121,11 +121,13 @@ mod tests {
     }
 
     fn put(cache: &TokenCache, raw: &str, issuer: &str, key: KeyFingerprint, ttl: Duration) {
-        cache.insert(cache.key(raw), token(raw, issuer, key), ttl);
+        cache.insert(cache.key(raw.as_bytes()), token(raw, issuer, key), ttl);
     }
 
     fn has(cache: &TokenCache, raw: &str) -> bool {
-        cache.get(&cache.key(raw), raw).is_some()
+        cache
+            .get(&cache.key(raw.as_bytes()), raw.as_bytes())
+            .is_some()
     }
 
     #[test]
@@ -148,18 +150,18 @@ mod tests {
         let cache = TokenCache::new(100);
         let day = Duration::from_secs(86_400);
         // Another token's entry under this token's key: what a hash collision would give.
-        cache.insert(cache.key("mine"), token("theirs", "a", 1), day);
-        assert!(cache.get(&cache.key("mine"), "mine").is_none());
-        assert!(cache.get(&cache.key("mine"), "theirs").is_some());
+        cache.insert(cache.key(b"mine"), token("theirs", "a", 1), day);
+        assert!(cache.get(&cache.key(b"mine"), b"mine").is_none());
+        assert!(cache.get(&cache.key(b"mine"), b"theirs").is_some());
         // A prefix, or the token with one byte more, is another token.
         put(&cache, "a.b.c", "a", 1, day);
-        assert!(cache.get(&cache.key("a.b.c"), "a.b.").is_none());
-        assert!(cache.get(&cache.key("a.b.c"), "a.b.cd").is_none());
+        assert!(cache.get(&cache.key(b"a.b.c"), b"a.b.").is_none());
+        assert!(cache.get(&cache.key(b"a.b.c"), b"a.b.cd").is_none());
         assert!(has(&cache, "a.b.c"));
         // Each cache draws its own seed: nobody can aim two tokens at one entry everywhere.
         let other = TokenCache::new(100);
-        assert_ne!(cache.key("a.b.c"), other.key("a.b.c"));
-        assert_ne!(cache.key("a"), cache.key("b"));
+        assert_ne!(cache.key(b"a.b.c"), other.key(b"a.b.c"));
+        assert_ne!(cache.key(b"a"), cache.key(b"b"));
     }
 
     #[test]

@@ -117,56 +117,95 @@ impl TokenLocation {
     }
 
     /// Finds the token: `Ok(None)` when there is none here, an error when the credential is
-    /// malformed or longer than `max_len`.
+    /// malformed or longer than `max_len`. Its alphabet is not checked yet (see [`checked`]).
+    pub(crate) fn locate<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        uri: &Uri,
+        max_len: usize,
+    ) -> Result<Option<Cow<'h, [u8]>>, TokenErrorKind> {
+        let token = match &self.kind {
+            Location::Authorization => match single(headers, &AUTHORIZATION)? {
+                None => return Ok(None),
+                Some(value) => match bearer(value, max_len)? {
+                    None => return Ok(None),
+                    Some(token) => Cow::Borrowed(token),
+                },
+            },
+            Location::Header(name) => match single(headers, name)? {
+                None => return Ok(None),
+                Some(value) => Cow::Borrowed(value),
+            },
+            Location::Cookie(name) => match cookie(headers, name)? {
+                None => return Ok(None),
+                Some(value) => Cow::Borrowed(value),
+            },
+            Location::Custom(f) => match f(headers, uri) {
+                None => return Ok(None),
+                Some(token) => Cow::Owned(token.into_bytes()),
+            },
+        };
+        if token.len() > max_len {
+            return Err(TokenErrorKind::TooLarge {
+                len: token.len(),
+                max: max_len,
+            });
+        }
+        Ok(Some(token))
+    }
+
+    /// [`locate`](Self::locate), then [`checked`].
+    #[cfg(test)]
     pub(crate) fn extract<'h>(
         &self,
         headers: &'h HeaderMap,
         uri: &Uri,
         max_len: usize,
     ) -> Result<Option<Cow<'h, str>>, TokenErrorKind> {
-        let token = match &self.kind {
-            Location::Authorization => match single(headers, &AUTHORIZATION)? {
-                None => return Ok(None),
-                Some(value) => match bearer(value, max_len)? {
-                    None => return Ok(None),
-                    Some(token) => token,
-                },
-            },
-            Location::Header(name) => match single(headers, name)? {
-                None => return Ok(None),
-                Some(value) => value,
-            },
-            Location::Cookie(name) => match cookie(headers, name)? {
-                None => return Ok(None),
-                Some(value) => value,
-            },
-            Location::Custom(f) => {
-                return match f(headers, uri) {
-                    None => Ok(None),
-                    Some(token) => {
-                        check_token(token.as_bytes(), max_len)?;
-                        Ok(Some(Cow::Owned(token)))
-                    }
-                };
-            }
-        };
-        check_token(token, max_len).map(|t| Some(Cow::Borrowed(t)))
+        self.locate(headers, uri, max_len)?.map(checked).transpose()
     }
 }
 
 /// Looks in each location in turn: the first that holds a token decides.
+pub(crate) fn locate_first<'h>(
+    locations: &[TokenLocation],
+    headers: &'h HeaderMap,
+    uri: &Uri,
+    max_len: usize,
+) -> Result<Option<Cow<'h, [u8]>>, TokenErrorKind> {
+    for location in locations {
+        if let Some(token) = location.locate(headers, uri, max_len)? {
+            return Ok(Some(token));
+        }
+    }
+    Ok(None)
+}
+
+/// [`locate_first`], then [`checked`].
+#[cfg(test)]
 pub(crate) fn extract_first<'h>(
     locations: &[TokenLocation],
     headers: &'h HeaderMap,
     uri: &Uri,
     max_len: usize,
 ) -> Result<Option<Cow<'h, str>>, TokenErrorKind> {
-    for location in locations {
-        if let Some(token) = location.extract(headers, uri, max_len)? {
-            return Ok(Some(token));
+    locate_first(locations, headers, uri, max_len)?
+        .map(checked)
+        .transpose()
+}
+
+/// A located token that is non-empty and made of the RFC 6750 `b64token` alphabet (which
+/// also rules out spaces, so nothing may follow it), as text.
+pub(crate) fn checked(token: Cow<'_, [u8]>) -> Result<Cow<'_, str>, TokenErrorKind> {
+    match token {
+        Cow::Borrowed(bytes) => check_token(bytes).map(Cow::Borrowed),
+        Cow::Owned(bytes) => {
+            check_token(&bytes)?;
+            String::from_utf8(bytes)
+                .map(Cow::Owned)
+                .map_err(|_| TokenErrorKind::InvalidRequest)
         }
     }
-    Ok(None)
 }
 
 impl PartialEq for TokenLocation {
@@ -271,18 +310,10 @@ fn in_b64token(b: u8) -> bool {
         | (b == b'/')
 }
 
-/// A token is non-empty, within the cap, and made of the RFC 6750 `b64token` alphabet
-/// (which also rules out spaces, so nothing may follow it).
-fn check_token(token: &[u8], max_len: usize) -> Result<&str, TokenErrorKind> {
-    if token.len() > max_len {
-        return Err(TokenErrorKind::TooLarge {
-            len: token.len(),
-            max: max_len,
-        });
-    }
+/// `token` is non-empty and in the `b64token` alphabet, `=` padding at the end aside.
+fn check_token(token: &[u8]) -> Result<&str, TokenErrorKind> {
     let body_end = token.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
-    // Every byte is looked at (no early exit), which lets the compiler check many at once:
-    // this runs on every request, over the whole token.
+    // Every byte is looked at (no early exit), which lets the compiler check many at once.
     let valid = body_end > 0
         && token[..body_end]
             .iter()

@@ -10,7 +10,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::error::{TokenError, TokenErrorKind};
-use super::extract::extract_first;
+use super::extract::{checked, locate_first};
 use super::future::ResponseFuture;
 use super::layer::Config;
 use super::verifier::{Attempt, Verifier};
@@ -73,14 +73,21 @@ where
         let verifier = &config.verifier;
 
         // 1. Extract: the first configured location that holds a token, within the size cap.
-        let extracted = extract_first(
+        let located = locate_first(
             &config.locations,
             request.headers(),
             request.uri(),
             verifier.max_token_len(),
         );
-        let attempt = match extracted {
-            Ok(Some(token)) => verifier.attempt(&token),
+        let attempt = match located {
+            // A token verified before is answered at once; its syntax was checked then.
+            Ok(Some(token)) => match verifier.cached(&token) {
+                Some(principal) => Attempt::Ready(Ok(principal)),
+                None => match checked(token) {
+                    Ok(token) => verifier.attempt(&token),
+                    Err(kind) => Attempt::Ready(Err(refused_here(verifier, kind))),
+                },
+            },
             Ok(None) if config.allow_anonymous => {
                 pass_on_challenge(&self.responder, request.extensions_mut());
                 audit::record(

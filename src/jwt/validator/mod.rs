@@ -265,9 +265,12 @@ impl Validator {
                 .into())),
             );
         }
-        let key = inner.cache.as_ref().map(|cache| (cache, cache.key(token)));
+        let key = inner
+            .cache
+            .as_ref()
+            .map(|cache| (cache, cache.key(token.as_bytes())));
         if let Some((cache, key)) = &key {
-            if let Some(hit) = cache.get(key, token) {
+            if let Some(hit) = cache.get(key, token.as_bytes()) {
                 inner.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                 if now >= hit.expires_at.saturating_add(inner.leeway) {
                     cache.remove(key);
@@ -294,7 +297,10 @@ impl Validator {
         let fetched = need.fetch().await.err();
         let now = unix_now();
         let inner = &*self.inner;
-        let key = inner.cache.as_ref().map(|cache| (cache, cache.key(token)));
+        let key = inner
+            .cache
+            .as_ref()
+            .map(|cache| (cache, cache.key(token.as_bytes())));
         let result = match inner.verify(token, now, FetchPolicy::AfterFetch(fetched)) {
             Ok((verified, version)) => Ok(self.remember(key, verified, &version, now)),
             Err(Failure::Token(e)) => Err(e),
@@ -364,6 +370,18 @@ impl Verifier for Validator {
                 }))
             }
         }
+    }
+
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        let inner = &*self.inner;
+        let cache = inner.cache.as_ref()?;
+        let hit = cache.get(&cache.key(token), token)?;
+        // An expired entry is left to `attempt`, which refuses it and drops it.
+        if unix_now() >= hit.expires_at.saturating_add(inner.leeway) {
+            return None;
+        }
+        inner.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        Some(Principal::from_verified(hit))
     }
 
     fn max_token_len(&self) -> usize {
