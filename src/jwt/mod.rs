@@ -52,7 +52,7 @@
 //! # Ok(()) }
 //! ```
 
-mod cache;
+pub(crate) mod cache;
 mod claims;
 mod error;
 mod extract;

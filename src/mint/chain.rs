@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::cache::{ChainCache, Generations};
 use super::error::{MintConfigError, MintConfigErrorKind};
 use super::replay::ReplayGuard;
 use crate::jwt::{
     Attempt, Issuer, KeySource, SERVICE_TOKEN_TYPE, TokenError, TokenErrorKind, Validator,
     Verifier, header_type,
 };
-use crate::principal::{Principal, ServiceChain, VerifiedToken, unix_time};
+use crate::principal::{Principal, ServiceChain, VerifiedToken, unix_now, unix_time};
 
 /// Default bound on the levels of service tokens in a chain.
 pub const DEFAULT_MAX_DEPTH: usize = 4;
@@ -73,6 +74,8 @@ struct Inner {
     max_token_len: usize,
     bind_to_peer: bool,
     replay: Option<Arc<dyn ReplayGuard>>,
+    /// Whole chains checked before; none with a replay guard (each token is good once).
+    chains: Option<ChainCache>,
 }
 
 /// What a check without waiting found.
@@ -142,6 +145,11 @@ impl ServiceTokenVerifier {
     ///
     /// A [`TokenError`] saying why the token was refused.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        if token.len() <= self.inner.max_token_len
+            && let Some(principal) = self.cached(token.as_bytes())
+        {
+            return Ok(principal);
+        }
         match self.check_now(token) {
             Now::Done(result) => result,
             Now::NeedsKeys { .. } => self.check_with_fetches(token).await,
@@ -166,9 +174,20 @@ impl ServiceTokenVerifier {
         Err(TokenErrorKind::KeysUnavailable.into())
     }
 
+    /// The key generations of both validators, read before a check so that a key set
+    /// replaced during it makes its result stale.
+    fn generations(&self) -> Generations {
+        let inner = &*self.inner;
+        (
+            inner.services.key_generation(),
+            inner.users.as_ref().map_or(0, Validator::key_generation),
+        )
+    }
+
     /// The whole check, with the keys at hand.
     fn check_now(&self, token: &str) -> Now {
         let inner = &*self.inner;
+        let generations = self.generations();
         if token.len() > inner.max_token_len {
             return TokenErrorKind::TooLarge {
                 len: token.len(),
@@ -299,8 +318,13 @@ impl ServiceTokenVerifier {
             .unwrap_or(received.expires_at);
         let actors = levels.iter().rev().map(|l| l.issuer.clone()).collect();
         let bound_peer = inner.bind_to_peer.then(|| received.issuer.clone());
+        let now = unix_now();
+        let valid_already = levels
+            .iter()
+            .chain(user.as_ref())
+            .all(|l| l.not_before.is_none_or(|nbf| nbf <= now));
         let innermost = user.unwrap_or_else(|| Arc::clone(levels.last().unwrap_or(&received)));
-        Now::Done(Ok(Principal::through_services(
+        let principal = Principal::through_services(
             innermost,
             ServiceChain {
                 received,
@@ -308,7 +332,13 @@ impl ServiceTokenVerifier {
                 expires_at,
                 bound_peer,
             },
-        )))
+        );
+        if let Some(chains) = &inner.chains
+            && valid_already
+        {
+            chains.insert(&principal, expires_at, generations, now);
+        }
+        Now::Done(Ok(principal))
     }
 }
 
@@ -368,6 +398,19 @@ impl Verifier for ServiceTokenVerifier {
         }
     }
 
+    fn cached(&self, token: &[u8]) -> Option<Principal> {
+        let inner = &*self.inner;
+        if let Some(chains) = &inner.chains
+            && let Some(principal) = chains.get(token, unix_now(), self.generations())
+        {
+            return Some(principal);
+        }
+        match (&inner.users, inner.users_directly) {
+            (Some(users), true) => users.cached(token),
+            _ => None,
+        }
+    }
+
     fn max_token_len(&self) -> usize {
         self.inner.max_token_len
     }
@@ -406,8 +449,10 @@ pub struct ServiceTokenVerifierBuilder {
 }
 
 impl ServiceTokenVerifierBuilder {
-    /// How many verified service tokens (of every level) to remember (default 10 000; 0
-    /// turns the cache off). The end users' tokens are cached by their own validator.
+    /// How many verified service tokens (of every level) and whole chains to remember
+    /// (default 10 000 of each; 0 turns both off). The end users' tokens are cached by their
+    /// own validator. With a [`replay_guard`](Self::replay_guard) no chain is remembered:
+    /// each token is good once.
     pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
         self.cache_capacity = capacity;
         self
@@ -524,6 +569,8 @@ impl ServiceTokenVerifierBuilder {
                 max_depth: self.max_depth,
                 max_token_len: self.max_token_len,
                 bind_to_peer: self.bind_to_peer,
+                chains: (self.cache_capacity > 0 && self.replay.is_none())
+                    .then(|| ChainCache::new(self.cache_capacity)),
                 replay: self.replay,
             }),
         })

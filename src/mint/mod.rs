@@ -42,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 mod chain;
 mod error;
 mod future;

@@ -1242,3 +1242,96 @@ async fn every_level_s_keys_are_fetched_when_none_are_at_hand() {
     assert_eq!(p.caller(), Some(GATEWAY));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_cached_chain_is_refused_once_a_key_it_was_verified_with_is_withdrawn() {
+    let mesh = Mesh::new();
+    let published = Arc::new(std::sync::Mutex::new(
+        mesh.gateway.signer.published_jwks().to_string(),
+    ));
+    let jwks = Arc::clone(&published);
+    let app = axum::Router::new().route(
+        "/gateway",
+        axum::routing::get(move || {
+            let body = jwks.lock().unwrap().clone();
+            async move { body }
+        }),
+    );
+    let server = serve_axum(app).await;
+    let keys = KeySource::jwks(server.url("/gateway"))
+        .allow_insecure_http()
+        .refresh_bounds(Duration::from_secs(1), Duration::from_secs(60))
+        .refresh_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let verifier = ServiceTokenVerifier::builder(ORDERS)
+        .trust_service(GATEWAY, keys)
+        .user_tokens(mesh.users())
+        .build()
+        .unwrap();
+    let alice = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read"))
+        .await
+        .unwrap();
+    let hop = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
+    assert_eq!(answer(&verifier, hop.as_str()).await.0, 200);
+    assert_eq!(answer(&verifier, hop.as_str()).await.0, 200, "cached");
+    // The gateway's key is withdrawn (compromised): its set now holds another key only,
+    // under the same kid.
+    let replacement = Svc::new(GATEWAY);
+    *published.lock().unwrap() = replacement.signer.published_jwks().to_string();
+    // Once the verifier has the new set, the token is refused, although its chain was cached.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, _, reason) = answer(&verifier, hop.as_str()).await;
+        if status == 401 {
+            assert_eq!(reason, "invalid_signature");
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepted 10 s after its key was withdrawn"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_cached_chain_is_refused_once_its_earliest_level_expires() {
+    let mesh = Mesh::new();
+    let short = ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid(&mesh.gateway.raw.kid),
+    )
+    .token_lifetime(Duration::from_secs(1))
+    .build()
+    .unwrap();
+    let verifier = mesh
+        .verifier(ORDERS)
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    let alice = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read"))
+        .await
+        .unwrap();
+    let hop = short.mint(&alice, ORDERS).unwrap();
+    assert_eq!(answer(&verifier, hop.as_str()).await.0, 200);
+    assert_eq!(
+        verifier.verify(hop.as_str()).await.unwrap().caller(),
+        Some(GATEWAY)
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, _, _, reason) = answer(&verifier, hop.as_str()).await;
+    assert_eq!((status, reason.as_str()), (401, "expired"));
+    assert!(matches!(
+        kind(verifier.verify(hop.as_str()).await),
+        TokenErrorKind::Expired { .. }
+    ));
+}

@@ -222,6 +222,25 @@ impl Validator {
         }
     }
 
+    /// Changes whenever one of this validator's remote key sets is replaced (a fetch
+    /// completed): what was verified before may no longer be, since a key may have gone.
+    /// Constant for configured keys.
+    pub(crate) fn key_generation(&self) -> u64 {
+        #[cfg(feature = "remote")]
+        {
+            self.inner
+                .issuers
+                .iter()
+                .map(|issuer| match &issuer.keys {
+                    SourceKind::Remote(remote) => remote.generation(),
+                    SourceKind::Static(_) => 0,
+                })
+                .fold(0, u64::wrapping_add)
+        }
+        #[cfg(not(feature = "remote"))]
+        0
+    }
+
     /// A whole validation, waiting for keys when it must, yielding the verified token.
     pub(crate) async fn validate_verified(
         &self,
