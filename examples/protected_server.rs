@@ -52,6 +52,11 @@
 //! | `GET /whoami` | 200 with JSON `{sub, iss, scopes}` for any valid token; through services also `caller` and `chain` (the services in call order) |
 //! | `GET /admin` | as `/whoami`, but the token must carry scope `admin` (else 403) |
 //! | `GET /peer` | no token needed, a client certificate is: 200 with JSON `{spiffe_id, dns, uris, subject, x5t#S256}`, 401 without one |
+//! | `GET /bench/open` | 200 with JSON `{"sub": null}`, no token needed |
+//! | `GET /bench/protected` | the same handler behind the token layer only (no rules or policy): 200 with JSON `{"sub": …}` |
+//!
+//! The `/bench` pair runs one handler with and without authentication, so that a load
+//! generator measures what the layer costs and nothing else (`benches/load/protected_server.sh`).
 //!
 //! `/whoami` and `/admin` add `"peer": {…}` (the same object) when the connection carries a
 //! client certificate.
@@ -405,11 +410,26 @@ fn app<V: Verifier + std::fmt::Debug>(
     if let Some(rules) = authz.rules {
         protected = protected.layer(AuthzLayer::new(rules));
     }
+    // The same structure on both: a router of one route with one layer on it, the token
+    // layer or one that passes requests on as they are.
+    let bench_protected = Router::new()
+        .route("/bench/protected", get(subject))
+        .layer(auth.clone());
+    let bench_open = Router::new()
+        .route("/bench/open", get(subject))
+        .layer(tower::layer::util::Identity::new());
     let protected = protected.layer(auth);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/peer", get(peer))
+        .merge(bench_open)
+        .merge(bench_protected)
         .merge(protected)
+}
+
+/// The `/bench` pair's one handler: the same work with a principal or without.
+async fn subject(principal: Option<Principal>) -> Json<Value> {
+    Json(json!({"sub": principal.as_ref().and_then(Principal::subject)}))
 }
 
 fn acceptor(tls: &Tls) -> Result<MtlsAcceptor, String> {
