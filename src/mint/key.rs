@@ -304,6 +304,39 @@ mod tests {
                 reason: "the EC key's parts do not belong together"
             }
         );
+        // Ed25519: the seed in `d`, the public key in `x`.
+        let seed = [7u8; 32];
+        let ed = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+        let okp = json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": "ed",
+            "d": URL_SAFE_NO_PAD.encode(seed),
+            "x": URL_SAFE_NO_PAD.encode(ed.public_key().as_ref()),
+        });
+        let key = SigningKey::from_jwk_json(&okp.to_string()).unwrap();
+        assert_eq!(key.algorithm(), Algorithm::EdDSA);
+        assert_eq!(key.public_jwk()["x"], okp["x"]);
+        assert_eq!(key.public_jwk()["crv"], "Ed25519");
+        let signature =
+            jsonwebtoken::crypto::sign(b"a.b", key.encoding_key(), Algorithm::EdDSA).unwrap();
+        assert!(
+            jsonwebtoken::crypto::verify(
+                &signature,
+                b"a.b",
+                public_decoding(&key),
+                Algorithm::EdDSA
+            )
+            .unwrap()
+        );
+        let mut wrong = okp.clone();
+        wrong["x"] = json!(URL_SAFE_NO_PAD.encode([9u8; 32]));
+        assert_eq!(
+            SigningKey::from_jwk_json(&wrong.to_string())
+                .unwrap_err()
+                .kind(),
+            &MintConfigErrorKind::InvalidKey {
+                reason: "the Ed25519 key's parts do not belong together"
+            }
+        );
         let rsa = json!({"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "AQAB"});
         assert!(SigningKey::from_jwk_json(&rsa.to_string()).is_err());
         assert!(SigningKey::from_jwk_json("{").is_err());

@@ -1335,3 +1335,76 @@ async fn a_cached_chain_is_refused_once_its_earliest_level_expires() {
         TokenErrorKind::Expired { .. }
     ));
 }
+
+#[tokio::test]
+async fn builders_refuse_senseless_limits_and_name_their_service() {
+    use meshward::mint::{MAX_TOKEN_LIFETIME, MintConfigErrorKind, MintLayer};
+
+    let mesh = Mesh::new();
+    assert_eq!(mesh.gateway.signer.identity(), GATEWAY);
+    for (builder, what) in [
+        (mesh.verifier(ORDERS).max_depth(0), "max_depth"),
+        (mesh.verifier(ORDERS).max_token_len(0), "max_token_len"),
+    ] {
+        let error = builder.build().unwrap_err();
+        assert!(
+            matches!(error.kind(), MintConfigErrorKind::InvalidLimit { .. }),
+            "{what}: {error}"
+        );
+    }
+    // A lifetime of exactly the maximum (10 minutes) is accepted, a second more is not.
+    let key =
+        || ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256).unwrap();
+    assert_eq!(MAX_TOKEN_LIFETIME, Duration::from_secs(600));
+    assert!(
+        ServiceSigner::builder(GATEWAY, key())
+            .token_lifetime(MAX_TOKEN_LIFETIME)
+            .build()
+            .is_ok()
+    );
+    assert!(
+        ServiceSigner::builder(GATEWAY, key())
+            .token_lifetime(MAX_TOKEN_LIFETIME + Duration::from_secs(1))
+            .build()
+            .is_err()
+    );
+    // A request without a principal: refused by default, minted as the service itself when
+    // the layer is told so.
+    let outbound = |layer: MintLayer| {
+        ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|request: Request<()>| async move {
+                let auth = request
+                    .headers()
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                Ok::<_, Infallible>(Response::new(auth))
+            })
+    };
+    let plain = outbound(MintLayer::new(mesh.gateway.signer.clone(), ORDERS));
+    assert!(
+        plain
+            .oneshot(Request::get("/").body(()).unwrap())
+            .await
+            .is_err(),
+        "no principal, no token"
+    );
+    let itself = outbound(
+        MintLayer::new(mesh.gateway.signer.clone(), ORDERS).as_service_without_principal(),
+    );
+    let auth = itself
+        .oneshot(Request::get("/").body(()).unwrap())
+        .await
+        .unwrap()
+        .into_body()
+        .unwrap();
+    let token = auth.strip_prefix("Bearer ").unwrap();
+    let p = mesh
+        .verifier(ORDERS)
+        .build()
+        .unwrap()
+        .verify(token)
+        .await
+        .unwrap();
+    assert_eq!((p.subject(), p.caller()), (Some(GATEWAY), Some(GATEWAY)));
+}
