@@ -180,6 +180,27 @@ mod tests {
         assert_eq!(typed.clone().len(), 0);
     }
 
+    /// Counts how often it is deserialized.
+    struct Counted;
+
+    static DESERIALIZED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    impl<'de> serde::Deserialize<'de> for Counted {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            DESERIALIZED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            serde::de::IgnoredAny::deserialize(d).map(|_| Counted)
+        }
+    }
+
+    #[test]
+    fn the_claims_are_deserialized_once_however_often_they_are_asked_for() {
+        let typed = TypedClaims::default();
+        for _ in 0..3 {
+            typed.get_or_deserialize::<Counted>(&claims()).unwrap();
+        }
+        assert_eq!(DESERIALIZED.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
     #[test]
     fn a_mismatch_is_an_error_and_not_kept() {
         let typed = TypedClaims::default();
