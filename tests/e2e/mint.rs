@@ -1368,6 +1368,18 @@ async fn builders_refuse_senseless_limits_and_name_their_service() {
             .build()
             .is_err()
     );
+    let builds = |b: meshward::mint::ServiceSignerBuilder| b.build().is_ok();
+    let signer = || ServiceSigner::builder(GATEWAY, key());
+    assert!(builds(signer().token_lifetime(Duration::from_secs(1))));
+    assert!(!builds(signer().token_lifetime(Duration::ZERO)));
+    assert!(!builds(signer().token_lifetime(Duration::from_millis(999))));
+    let day = Duration::from_secs(24 * 60 * 60);
+    assert!(builds(signer().rotation_overlap(day)));
+    assert!(!builds(
+        signer().rotation_overlap(day + Duration::from_secs(1))
+    ));
+    assert!(builds(signer().jwks_max_age(day)));
+    assert!(!builds(signer().jwks_max_age(day + Duration::from_secs(1))));
     // A request without a principal: refused by default, minted as the service itself when
     // the layer is told so.
     let outbound = |layer: MintLayer| {
