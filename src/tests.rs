@@ -111,6 +111,9 @@ fn audited<F: Future<Output = Response<()>>>(f: impl FnOnce() -> F) -> (Response
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let response = tracing::subscriber::with_default(subscriber, || {
+        // A callsite first reached on another test's thread, while this subscriber was
+        // being registered, may have cached "no one listens": ask every callsite again.
+        tracing::callsite::rebuild_interest_cache();
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
@@ -159,6 +162,30 @@ fn every_layer_emits_the_one_audit_event_with_one_field_set() {
 }
 
 #[test]
+fn the_peer_of_a_request_without_a_principal_is_named_in_its_event() {
+    use crate::peer::{IdentityParts, PeerIdentity};
+    let mut refused = request(None);
+    refused.extensions_mut().insert(PeerIdentity::from_parts(
+        IdentityParts::default()
+            .with_uris(vec!["spiffe://prod.example/ns/shop/sa/orders".to_owned()]),
+    ));
+    let (response, events) = audited(|| call(refused));
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].get("sub"), None);
+    assert_eq!(
+        events[0].get("peer"),
+        Some("spiffe://prod.example/ns/shop/sa/orders")
+    );
+    let expected: Vec<&str> = FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !matches!(*f, "sub" | "iss"))
+        .collect();
+    assert_eq!(events[0].names(), expected);
+}
+
+#[test]
 fn a_refused_token_is_one_deny_event_with_its_reason() {
     let (response, events) = audited(|| call(request(Some("not.a.token"))));
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -169,8 +196,14 @@ fn a_refused_token_is_one_deny_event_with_its_reason() {
     assert_eq!(events[0].get("sub"), None);
 }
 
+/// The tests that flood refusals change or depend on the process-wide limit: one at a time.
+static REFUSAL_LIMIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_flood_of_refusals_writes_a_bounded_number_of_events() {
+    let _limit = REFUSAL_LIMIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // An expired token: a reason no other test here floods or counts.
     let exp = jsonwebtoken::get_current_timestamp() - 3600;
     let expired = jsonwebtoken::encode(
@@ -200,7 +233,11 @@ fn a_flood_of_refusals_writes_a_bounded_number_of_events() {
     // 100 per second in full: at most two seconds' worth, and a summary when a second
     // boundary fell inside the flood.
     let full = count(&events, "denied");
-    assert!((100..=200).contains(&full), "{full} events in full");
+    assert!(
+        (100..=200).contains(&full),
+        "{full} events in full: {:?}",
+        &events[..events.len().min(3)]
+    );
     let summaries: Vec<&Event> = events
         .iter()
         .filter(|e| e.get("message") == Some("refusals not logged"))
@@ -218,6 +255,46 @@ fn a_flood_of_refusals_writes_a_bounded_number_of_events() {
         crate::audit::DEFAULT_REFUSALS_LOGGED_PER_SECOND,
     ));
     assert_eq!(count(&events, "denied"), 300);
+}
+
+#[test]
+fn every_refusal_of_a_flood_is_logged_or_counted_in_a_later_summary() {
+    let _limit = REFUSAL_LIMIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A token not yet valid: a reason no other test here refuses.
+    let nbf = jsonwebtoken::get_current_timestamp() + 3600;
+    let early = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &serde_json::json!({"iss": "iss", "aud": "aud", "sub": "mallory", "nbf": nbf, "exp": nbf + 60}),
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    let (_, events) = audited(move || async move {
+        for _ in 0..300 {
+            call(request(Some(&early))).await;
+        }
+        // The next second's first refusal reports what the last one did not log.
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        call(request(Some(&early))).await
+    });
+    let ours: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.get("reason") == Some("not_yet_valid"))
+        .collect();
+    let logged = ours
+        .iter()
+        .filter(|e| e.get("message") == Some("denied"))
+        .count() as u64;
+    let summaries: Vec<u64> = ours
+        .iter()
+        .filter(|e| e.get("message") == Some("refusals not logged"))
+        .map(|e| e.get("suppressed").unwrap().parse().unwrap())
+        .collect();
+    assert!(!summaries.is_empty(), "no summary of the flood");
+    assert!(summaries.iter().all(|&n| n > 0), "{summaries:?}");
+    assert!(logged <= 300, "{logged} logged");
+    assert_eq!(logged + summaries.iter().sum::<u64>(), 301);
 }
 
 #[test]

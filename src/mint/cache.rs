@@ -71,12 +71,9 @@ impl ChainCache {
         generations: Generations,
         now: i64,
     ) {
-        let Ok(ttl) = u64::try_from(expires_at.saturating_sub(now)) else {
+        let Some(ttl) = lifetime(expires_at, now) else {
             return;
         };
-        if ttl == 0 {
-            return;
-        }
         let key = locate(&self.seed, principal.token().as_bytes());
         self.cache.insert(
             key,
@@ -84,10 +81,17 @@ impl ChainCache {
                 principal: principal.clone(),
                 expires_at,
                 generations,
-                ttl: Duration::from_secs(ttl).min(MAX_TTL),
+                ttl,
             }),
         );
     }
+}
+
+/// How long an entry checked at `now` and good until `expires_at` is kept: never past
+/// `exp`, never longer than [`MAX_TTL`]; `None` when it is not good at all.
+fn lifetime(expires_at: i64, now: i64) -> Option<Duration> {
+    let seconds = u64::try_from(expires_at.saturating_sub(now)).ok()?;
+    (seconds > 0).then(|| Duration::from_secs(seconds).min(MAX_TTL))
 }
 
 #[cfg(test)]
@@ -123,5 +127,36 @@ mod tests {
         assert!(late.get(token.as_bytes(), now - 10, (0, 0)).is_none());
         late.insert(&principal, now + 1, (0, 0), now);
         assert!(late.get(token.as_bytes(), now, (0, 0)).is_some());
+    }
+
+    #[test]
+    fn an_entry_lives_until_exp_and_at_most_an_hour() {
+        assert_eq!(lifetime(1_060, 1_000), Some(Duration::from_secs(60)));
+        assert_eq!(lifetime(1_001, 1_000), Some(Duration::from_secs(1)));
+        assert_eq!(lifetime(1_000, 1_000), None);
+        assert_eq!(lifetime(999, 1_000), None);
+        assert_eq!(lifetime(i64::MIN, 1_000), None);
+        assert_eq!(
+            lifetime(1_000 + 3_600, 1_000),
+            Some(Duration::from_secs(3_600))
+        );
+        assert_eq!(
+            lifetime(1_000 + 7_200, 1_000),
+            Some(Duration::from_secs(3_600))
+        );
+        assert_eq!(lifetime(i64::MAX, 1_000), Some(Duration::from_secs(3_600)));
+    }
+
+    #[test]
+    fn an_expired_entry_leaves_the_cache_and_frees_its_memory() {
+        let chains = ChainCache::new(100);
+        let principal = crate::principal::test_principal_through(&["spiffe://td/gateway"]);
+        let now = 1_000;
+        chains.insert(&principal, now + 1, (0, 0), now);
+        chains.cache.run_pending_tasks();
+        assert_eq!(chains.cache.entry_count(), 1);
+        std::thread::sleep(Duration::from_millis(1_200));
+        chains.cache.run_pending_tasks();
+        assert_eq!(chains.cache.entry_count(), 0, "the 1-second entry is gone");
     }
 }

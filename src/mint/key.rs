@@ -274,6 +274,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn ed25519_pkcs8_v2_pem_publishes_its_public_key() {
+        // PKCS#8 v2 carries the public key beside the seed (what aws-lc and several other
+        // tools write); jsonwebtoken's JWK derivation reads only v1, so we derive it ourselves.
+        use base64::engine::general_purpose::STANDARD;
+        let pair = Ed25519KeyPair::generate().unwrap();
+        let v2 = pair.to_pkcs8().unwrap();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            STANDARD.encode(v2.as_ref())
+        );
+        let key = SigningKey::from_pem(pem.as_bytes(), Algorithm::EdDSA).unwrap();
+        assert_eq!(
+            key.public_jwk()["x"],
+            json!(URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()))
+        );
+        assert_eq!(key.public_jwk()["kty"], "OKP");
+        let signature =
+            jsonwebtoken::crypto::sign(b"a.b", key.encoding_key(), Algorithm::EdDSA).unwrap();
+        assert!(
+            jsonwebtoken::crypto::verify(
+                &signature,
+                b"a.b",
+                public_decoding(&key),
+                Algorithm::EdDSA
+            )
+            .unwrap()
+        );
+    }
+
     fn public_decoding(key: &SigningKey) -> &'static jsonwebtoken::DecodingKey {
         let jwk: Jwk = serde_json::from_value(key.public_jwk().clone()).unwrap();
         Box::leak(Box::new(jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap()))

@@ -20,7 +20,7 @@ use crate::principal::{Principal, Scopes, unix_now};
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// The longest lifetime a service token may be given.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
-/// Default time a rotated-in key is published before it signs.
+/// Default time a rotated-in key is published before it signs: 10 minutes.
 pub const DEFAULT_ROTATION_OVERLAP: Duration = Duration::from_secs(10 * 60);
 /// Default `Cache-Control: max-age` of the published JWKS.
 pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(5 * 60);

@@ -1356,6 +1356,12 @@ async fn builders_refuse_senseless_limits_and_name_their_service() {
     let key =
         || ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256).unwrap();
     assert_eq!(MAX_TOKEN_LIFETIME, Duration::from_secs(600));
+    // The documented default overlap: a rotated-in key signs 10 minutes after it is
+    // published (no test waits that long; rotate_at is tested with its instant).
+    assert_eq!(
+        meshward::mint::DEFAULT_ROTATION_OVERLAP,
+        Duration::from_secs(600)
+    );
     assert!(
         ServiceSigner::builder(GATEWAY, key())
             .token_lifetime(MAX_TOKEN_LIFETIME)
@@ -1419,4 +1425,68 @@ async fn builders_refuse_senseless_limits_and_name_their_service() {
         .await
         .unwrap();
     assert_eq!((p.subject(), p.caller()), (Some(GATEWAY), Some(GATEWAY)));
+}
+
+#[tokio::test]
+async fn a_chain_is_remembered_only_once_valid_and_only_when_the_cache_is_on() {
+    use meshward::jwt::Verifier as _;
+
+    let mesh = Mesh::new();
+    let at_gateway = |token: String| {
+        let users = mesh.users();
+        async move { users.validate(&token).await.unwrap() }
+    };
+    // The user's token came into force 5 s ago (`nbf`): the whole chain is valid now, and
+    // the verifier remembers it.
+    let alice = at_gateway(mesh.user_token("alice", "read")).await;
+    let hop = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
+    let verifier = mesh.verifier(ORDERS).build().unwrap();
+    assert!(verifier.cached(hop.as_str().as_bytes()).is_none());
+    verifier.verify(hop.as_str()).await.unwrap();
+    let remembered = verifier.cached(hop.as_str().as_bytes()).unwrap();
+    assert_eq!(remembered.caller(), Some(GATEWAY));
+    assert_eq!(remembered.subject(), Some("alice"));
+    assert!(verifier.cached(b"another token").is_none());
+
+    // A level in force only within the leeway (nbf 10 s ahead) is accepted, but not
+    // remembered: the next request is checked in full until it is in force.
+    let mut early = claims("bob", "read");
+    early["aud"] = json!(EDGE_API);
+    early["nbf"] = json!(now() + 10);
+    let bob = at_gateway(mesh.idp.sign(&early)).await;
+    let hop_early = mesh.gateway.signer.mint(&bob, ORDERS).unwrap();
+    assert_eq!(
+        verifier.verify(hop_early.as_str()).await.unwrap().subject(),
+        Some("bob")
+    );
+    assert!(verifier.cached(hop_early.as_str().as_bytes()).is_none());
+
+    // No chain cache at capacity 0, nor with a replay guard (each token is good once).
+    for (verifier, what) in [
+        (
+            mesh.verifier(ORDERS)
+                .token_cache_capacity(0)
+                .build()
+                .unwrap(),
+            "capacity 0",
+        ),
+        (
+            mesh.verifier(ORDERS)
+                .replay_guard(InMemoryReplayGuard::default())
+                .build()
+                .unwrap(),
+            "replay guard",
+        ),
+    ] {
+        verifier.verify(hop.as_str()).await.unwrap();
+        assert!(verifier.cached(hop.as_str().as_bytes()).is_none(), "{what}");
+    }
+    // Capacity 1 is a cache.
+    let one = mesh
+        .verifier(ORDERS)
+        .token_cache_capacity(1)
+        .build()
+        .unwrap();
+    one.verify(hop.as_str()).await.unwrap();
+    assert!(one.cached(hop.as_str().as_bytes()).is_some());
 }
