@@ -128,6 +128,8 @@ pub(crate) enum Layer {
     Authz,
     /// An outbound service token.
     Mint,
+    /// A per-principal quota.
+    Quota,
 }
 
 impl Layer {
@@ -136,6 +138,7 @@ impl Layer {
             Self::Auth => "auth",
             Self::Authz => "authz",
             Self::Mint => "mint",
+            Self::Quota => "quota",
         }
     }
 }

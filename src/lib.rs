@@ -101,6 +101,8 @@ pub mod mint;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
 pub mod mtls;
+pub mod quota;
+pub mod state;
 
 mod builder;
 pub mod manual;

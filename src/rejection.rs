@@ -5,7 +5,9 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use std::time::Duration;
+
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Extensions, HeaderMap, HeaderValue, Request, Response, StatusCode, request::Parts};
 
 /// A refused request: which class of fault it is, and the concern's typed error behind it.
@@ -34,6 +36,7 @@ pub struct Rejection {
     description: &'static str,
     label: &'static str,
     scope: Option<Arc<str>>,
+    retry_after: Option<Duration>,
     error: Arc<dyn StdError + Send + Sync + 'static>,
 }
 
@@ -51,6 +54,10 @@ pub(crate) trait Refusal: StdError + Send + Sync + 'static {
     fn scope(&self) -> Option<Arc<str>> {
         None
     }
+    /// How long the client should wait before trying again (429, 503).
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl Rejection {
@@ -66,6 +73,7 @@ impl Rejection {
             description,
             label: "custom",
             scope: None,
+            retry_after: None,
             error: Arc::new(error),
         }
     }
@@ -77,6 +85,7 @@ impl Rejection {
             description: error.client_description(),
             label: error.label(),
             scope: error.scope(),
+            retry_after: error.retry_after(),
             error: Arc::new(error),
         }
     }
@@ -87,6 +96,20 @@ impl Rejection {
     pub fn with_scope(mut self, scope: impl Into<Arc<str>>) -> Self {
         self.scope = Some(scope.into());
         self
+    }
+
+    /// Tells the client how long to wait before trying again: a `Retry-After` header on
+    /// the HTTP response (whole seconds, rounded up).
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// How long the client should wait before trying again, when the refusal says
+    /// ([`RejectionKind::TooManyRequests`] does).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// The class of fault.
@@ -162,12 +185,18 @@ impl Rejection {
         HeaderValue::from_str(&value).ok()
     }
 
-    /// Renders the rejection as a plain HTTP response: status, challenge, empty body.
+    /// Renders the rejection as a plain HTTP response: status, challenge, `Retry-After`
+    /// when the refusal says how long to wait, empty body.
     pub fn to_http_response<B: Default>(&self, realm: Option<&str>) -> Response<B> {
         let mut response = Response::new(B::default());
         *response.status_mut() = self.status();
         if let Some(challenge) = self.www_authenticate(realm) {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
         }
         response
     }
@@ -194,6 +223,7 @@ impl fmt::Debug for Rejection {
             .field("description", &self.description)
             .field("label", &self.label)
             .field("scope", &self.scope)
+            .field("retry_after", &self.retry_after)
             .field("error", &self.error)
             .finish()
     }
@@ -221,6 +251,7 @@ impl StdError for Rejection {
 /// | `InsufficientScope` | 403 | `insufficient_scope` | 7 `PERMISSION_DENIED` |
 /// | `Forbidden` | 403 | no challenge | 7 `PERMISSION_DENIED` |
 /// | `Unavailable` | 503 | no challenge | 14 `UNAVAILABLE` |
+/// | `TooManyRequests` | 429 (with `Retry-After`) | no challenge | 8 `RESOURCE_EXHAUSTED` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RejectionKind {
@@ -236,6 +267,8 @@ pub enum RejectionKind {
     Forbidden,
     /// The request could not be checked: keys or a policy engine are unreachable.
     Unavailable,
+    /// The caller used up its quota for now.
+    TooManyRequests,
 }
 
 impl RejectionKind {
@@ -246,6 +279,7 @@ impl RejectionKind {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -255,6 +289,7 @@ impl RejectionKind {
             Self::MissingCredentials | Self::InvalidRequest | Self::InvalidToken => 16,
             Self::InsufficientScope | Self::Forbidden => 7,
             Self::Unavailable => 14,
+            Self::TooManyRequests => 8,
         }
     }
 
@@ -264,7 +299,10 @@ impl RejectionKind {
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
-            Self::MissingCredentials | Self::Forbidden | Self::Unavailable => None,
+            Self::MissingCredentials
+            | Self::Forbidden
+            | Self::Unavailable
+            | Self::TooManyRequests => None,
         }
     }
 }
@@ -414,6 +452,17 @@ where
     response
 }
 
+/// A wait in whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3's delay-seconds).
+fn retry_after_seconds(wait: Duration) -> u64 {
+    let whole = wait.as_secs();
+    let seconds = if wait.subsec_nanos() > 0 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    };
+    seconds.max(1)
+}
+
 /// Whether a request is a gRPC call (`content-type: application/grpc`, `+proto`, `+json`…).
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers
@@ -504,6 +553,31 @@ mod tests {
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.www_authenticate(None).is_none());
         assert_eq!(r.grpc_code(), 14);
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_come_back_in_whole_seconds() {
+        let r = rejection(RejectionKind::TooManyRequests);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.grpc_code(), 8);
+        assert!(r.www_authenticate(Some("api")).is_none());
+        let plain: Response<()> = r.to_http_response(None);
+        assert!(plain.headers().get(RETRY_AFTER).is_none());
+        for (wait, seconds) in [
+            (Duration::ZERO, "1"),
+            (Duration::from_millis(200), "1"),
+            (Duration::from_secs(1), "1"),
+            (Duration::from_millis(1_001), "2"),
+            (Duration::from_secs(30), "30"),
+            (Duration::MAX, "18446744073709551615"),
+        ] {
+            let response: Response<()> = r.clone().with_retry_after(wait).to_http_response(None);
+            assert_eq!(response.headers()[RETRY_AFTER], seconds, "{wait:?}");
+        }
+        assert_eq!(
+            r.with_retry_after(Duration::from_secs(3)).retry_after(),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
