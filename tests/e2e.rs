@@ -26,3 +26,5 @@ mod oidc;
 mod polyglot;
 #[path = "e2e/protected_server.rs"]
 mod protected_server;
+#[path = "e2e/quota.rs"]
+mod quota;

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 pub mod grpc;
 pub mod pki;
+pub mod redis;
 
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "orders";
