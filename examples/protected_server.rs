@@ -20,6 +20,8 @@
 //! | `MESHWARD_RULES` | a rules file (TOML, or JSON if it ends in `.json`; schema in the manual's authorization chapter) for the token routes | scopes only |
 //! | `MESHWARD_POLICY` | a Rego policy file deciding for the token routes (build with `--features rego`) | none |
 //! | `MESHWARD_POLICY_RULE` | the policy's decision rule, with `MESHWARD_POLICY` | `data.meshward.allow` |
+//! | `MESHWARD_RATE_LIMIT` | a quota per subject on the token routes: `requests_per_second` or `requests_per_second,burst` (past it: 429 with `Retry-After`) | no quota |
+//! | `MESHWARD_REDIS_URL` | with `MESHWARD_RATE_LIMIT`: a Redis URL (`redis://…`, `rediss://…`) whose buckets every instance shares (build with `--features redis`); when Redis does not answer, the token routes answer 503 | each instance counts alone |
 //! | `MESHWARD_AUDIT_REFUSALS_PER_SECOND` | refusals logged in full per second for each layer and reason (a number, or `unlimited`); past it they are counted and summarised | `100` |
 //!
 //! With TLS, the certificate files are watched and reloaded when they change (a bad new file
@@ -40,6 +42,12 @@
 //! authorization chapter (`true` or `{"allow": true}` allows). Both files are re-read when
 //! they change (checked every 10 s); a file with a mistake is refused and the one in force
 //! stays. `/admin` still needs scope `admin` on top of either.
+//!
+//! With `MESHWARD_RATE_LIMIT`, each subject (the token's `sub`) gets that many requests per
+//! second on the token routes, up to `burst` at once (default: one second's worth); a request
+//! past it is answered 429 with `Retry-After` before it reaches the handler. The buckets live
+//! in memory (at most 100 000 subjects), or in Redis with `MESHWARD_REDIS_URL`, so that every
+//! instance of the server counts against the same quota.
 //!
 //! Remote keys are loaded at start (`warm_up`); if the provider is unreachable then, the
 //! server still starts and answers 503 until the keys can be had.
@@ -63,7 +71,7 @@
 //!
 //! Refused requests get 401 (`WWW-Authenticate: Bearer …, error="invalid_token"`), 400 for a
 //! malformed `Authorization` header, 403 `insufficient_scope`, 403 for a rule or policy that
-//! refuses. Set `RUST_LOG`-style
+//! refuses, 429 past the quota. Set `RUST_LOG`-style
 //! filtering through your own subscriber to see the `meshward::audit` events; this example
 //! prints them at `info`.
 //!
@@ -79,6 +87,7 @@ use meshward::authz::{AuthzLayer, RequireScopesLayer, RuleTable, SharedRules};
 use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator, Verifier};
 use meshward::mint::ServiceTokenVerifier;
 use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
+use meshward::quota::{QuotaKey, QuotaLayer};
 use meshward::{DefaultRejectionResponse, Principal};
 use serde_json::{Value, json};
 
@@ -93,6 +102,14 @@ struct Config {
     rules: Option<String>,
     #[cfg_attr(not(feature = "rego"), allow(dead_code))]
     policy: Option<(String, String)>,
+    rate_limit: Option<RateLimit>,
+}
+
+struct RateLimit {
+    per_second: u32,
+    burst: u32,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    redis: Option<String>,
 }
 
 struct ServiceConfig {
@@ -219,6 +236,18 @@ fn config() -> Result<Config, String> {
         }
         (None, Some(_)) => return Err("MESHWARD_POLICY_RULE needs MESHWARD_POLICY".into()),
     };
+    let rate_limit = match (var("MESHWARD_RATE_LIMIT"), var("MESHWARD_REDIS_URL")) {
+        (None, None) => None,
+        (None, Some(_)) => return Err("MESHWARD_REDIS_URL needs MESHWARD_RATE_LIMIT".into()),
+        (Some(limit), redis) => {
+            if redis.is_some() && !cfg!(feature = "redis") {
+                return Err(
+                    "MESHWARD_REDIS_URL needs the example built with --features redis".into(),
+                );
+            }
+            Some(rate_limit(&limit, redis)?)
+        }
+    };
     Ok(Config {
         listen,
         issuer,
@@ -229,7 +258,53 @@ fn config() -> Result<Config, String> {
         service,
         rules,
         policy,
+        rate_limit,
     })
+}
+
+/// `requests_per_second` or `requests_per_second,burst`, each a whole number above zero.
+fn rate_limit(value: &str, redis: Option<String>) -> Result<RateLimit, String> {
+    let wrong = || {
+        format!(
+            "MESHWARD_RATE_LIMIT={value:?}: use requests_per_second or requests_per_second,burst (whole numbers above 0)"
+        )
+    };
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(wrong)
+    };
+    let (per_second, burst) = match value.split_once(',') {
+        None => (number(value)?, None),
+        Some((rate, burst)) => (number(rate)?, Some(number(burst)?)),
+    };
+    Ok(RateLimit {
+        per_second,
+        burst: burst.unwrap_or(per_second),
+        redis,
+    })
+}
+
+fn quota(limit: &RateLimit) -> Result<QuotaLayer, String> {
+    let builder = QuotaLayer::builder()
+        .requests(limit.per_second, std::time::Duration::from_secs(1))
+        .burst(limit.burst)
+        .key(QuotaKey::Subject)
+        .max_keys(100_000);
+    #[cfg(feature = "redis")]
+    let builder = match &limit.redis {
+        None => builder,
+        Some(url) => builder.state(
+            meshward::state::RedisState::builder(url.clone())
+                .build()
+                .map_err(|e| format!("MESHWARD_REDIS_URL: {e}"))?,
+        ),
+    };
+    builder
+        .build()
+        .map_err(|e| format!("MESHWARD_RATE_LIMIT: {e}"))
 }
 
 fn peer_json(id: &PeerIdentity) -> Value {
@@ -394,6 +469,7 @@ fn app<V: Verifier + std::fmt::Debug>(
     verifier: V,
     config: &Config,
     authz: Authorization,
+    quota: Option<QuotaLayer>,
 ) -> Router {
     let auth = AuthLayer::new(verifier)
         .with_rejection_response(DefaultRejectionResponse::new().realm(config.issuer.clone()));
@@ -409,6 +485,11 @@ fn app<V: Verifier + std::fmt::Debug>(
     }
     if let Some(rules) = authz.rules {
         protected = protected.layer(AuthzLayer::new(rules));
+    }
+    // Inside the token layer (the quota counts per subject), outside authorization (a
+    // caller over quota is not worth a policy evaluation).
+    if let Some(quota) = quota {
+        protected = protected.layer(quota);
     }
     // The same structure on both: a router of one route with one layer on it, the token
     // layer or one that passes requests on as they are.
@@ -474,10 +555,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let quota = match config.rate_limit.as_ref().map(quota).transpose() {
+        Ok(quota) => quota,
+        Err(message) => {
+            eprintln!("protected_server: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let app = match &config.service {
-        None => app(validator, &config, authz),
+        None => app(validator, &config, authz, quota),
         Some(service) => match service_verifier(service, validator, config.allow_http) {
-            Ok(verifier) => app(verifier, &config, authz),
+            Ok(verifier) => app(verifier, &config, authz, quota),
             Err(message) => {
                 eprintln!("protected_server: {message}");
                 return ExitCode::from(2);

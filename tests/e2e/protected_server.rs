@@ -366,3 +366,100 @@ async fn rules_and_a_rego_policy_from_files() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_rate_limit_per_subject_and_shared_on_redis() {
+    let key = SigningKey::generate(Algorithm::ES256, "k-quota");
+    let dir = TempDir::new("protected-quota");
+    let jwks_file = dir.write("jwks.json", &jwks(&[key.jwk_json()]));
+    let base = vec![
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
+        ("MESHWARD_JWKS_FILE", jwks_file.display().to_string()),
+    ];
+    let alice = key.sign(&claims("alice", "read"));
+    let bob = key.sign(&claims("bob", "read"));
+    let get = |port: u16, path: &'static str, token: Option<&str>| {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        async move {
+            let headers: Vec<(&str, &str)> = auth
+                .as_deref()
+                .map(|a| vec![("authorization", a)])
+                .unwrap_or_default();
+            http_get(&format!("http://127.0.0.1:{port}{path}"), &headers).await
+        }
+    };
+
+    // One request per second, three at once: the fourth of a burst is refused, for that
+    // subject only; routes without a token are not counted.
+    let mut envs = base.clone();
+    envs.push(("MESHWARD_RATE_LIMIT", "1,3".into()));
+    let (child, port) = start(&envs).await;
+    for n in 1..=3 {
+        assert_eq!(get(port, "/whoami", Some(&alice)).await.status, 200, "#{n}");
+    }
+    let refused = get(port, "/whoami", Some(&alice)).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(get(port, "/admin", Some(&alice)).await.status, 429);
+    assert_eq!(get(port, "/whoami", Some(&bob)).await.status, 200);
+    assert_eq!(get(port, "/healthz", None).await.status, 200);
+    assert_eq!(
+        get(port, "/whoami", None).await.status,
+        401,
+        "no token: 401"
+    );
+    drop(child);
+
+    // Mistakes stop the server at start, naming the variable.
+    let mut cases = vec![
+        ("MESHWARD_RATE_LIMIT", "0", "MESHWARD_RATE_LIMIT"),
+        ("MESHWARD_RATE_LIMIT", "ten", "MESHWARD_RATE_LIMIT"),
+        ("MESHWARD_RATE_LIMIT", "5,0", "MESHWARD_RATE_LIMIT"),
+        ("MESHWARD_RATE_LIMIT", "5,", "MESHWARD_RATE_LIMIT"),
+        (
+            "MESHWARD_REDIS_URL",
+            "redis://127.0.0.1:1/",
+            "needs MESHWARD_RATE_LIMIT",
+        ),
+    ];
+    if cfg!(feature = "redis") {
+        cases.push(("MESHWARD_RATE_LIMIT", "5", "MESHWARD_REDIS_URL"));
+    }
+    for (var, value, message) in cases {
+        let mut command = tokio::process::Command::new(example_binary());
+        command
+            .env_clear()
+            .envs(base.iter().map(|(k, v)| (k, v)))
+            .env(var, value);
+        if message == "MESHWARD_REDIS_URL" {
+            command.env("MESHWARD_REDIS_URL", "ftp://nowhere");
+        }
+        let out = command.output().await.unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{var}={value}: {stderr}");
+    }
+
+    // Two instances on one Redis count against one quota.
+    #[cfg(feature = "redis")]
+    {
+        let Some(redis) = crate::support::redis::RedisServer::start(
+            "a_rate_limit_per_subject_and_shared_on_redis",
+        ) else {
+            return;
+        };
+        let mut envs = base.clone();
+        envs.push(("MESHWARD_RATE_LIMIT", "1,3".into()));
+        envs.push(("MESHWARD_REDIS_URL", redis.url()));
+        let (one, first) = start(&envs).await;
+        let (two, second) = start(&envs).await;
+        assert_eq!(get(first, "/whoami", Some(&alice)).await.status, 200);
+        assert_eq!(get(second, "/whoami", Some(&alice)).await.status, 200);
+        assert_eq!(get(first, "/whoami", Some(&alice)).await.status, 200);
+        assert_eq!(get(second, "/whoami", Some(&alice)).await.status, 429);
+        assert_eq!(get(first, "/whoami", Some(&alice)).await.status, 429);
+        assert_eq!(get(second, "/whoami", Some(&bob)).await.status, 200);
+        drop((one, two));
+    }
+}

@@ -37,11 +37,13 @@ impl Idp {
     }
 
     async fn serve(&self, quota: QuotaLayer) -> TestServer {
-        let app = Router::new().route("/orders", get(|| async { "[]" })).layer(
-            ServiceBuilder::new()
-                .layer(AuthLayer::new(self.validator()))
-                .layer(quota),
-        );
+        let app = Router::new()
+            .route("/orders", get(|| async { "[]" }))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(AuthLayer::new(self.validator()))
+                    .layer(quota),
+            );
         serve_axum(app).await
     }
 }
@@ -71,7 +73,11 @@ async fn exactly_the_burst_passes_then_429_with_retry_after() {
     let server = idp.serve(slow(3).build().unwrap()).await;
     let alice = idp.bearer("alice");
     for i in 0..3 {
-        assert_eq!(get_orders(&server, &alice).await, (200, None), "request {i}");
+        assert_eq!(
+            get_orders(&server, &alice).await,
+            (200, None),
+            "request {i}"
+        );
     }
     let (status, retry) = get_orders(&server, &alice).await;
     assert_eq!(status, 429);
