@@ -11,12 +11,13 @@ use serde_json::{Map, Value};
 
 use super::cache::{ChainCache, Generations};
 use super::error::{MintConfigError, MintConfigErrorKind};
-use super::replay::ReplayGuard;
+use super::replay::{ReplayGuard, remember_until};
 use crate::jwt::{
     Attempt, Issuer, KeySource, SERVICE_TOKEN_TYPE, TokenError, TokenErrorKind, Validator,
     Verifier, header_type,
 };
 use crate::principal::{Principal, ServiceChain, VerifiedToken, unix_now, unix_time};
+use crate::state::{SharedState, Swap};
 
 /// Default bound on the levels of service tokens in a chain.
 pub const DEFAULT_MAX_DEPTH: usize = 4;
@@ -73,9 +74,20 @@ struct Inner {
     max_depth: usize,
     max_token_len: usize,
     bind_to_peer: bool,
-    replay: Option<Arc<dyn ReplayGuard>>,
+    replay: Option<Guard>,
     /// Whole chains checked before; none with a replay guard (each token is good once).
     chains: Option<ChainCache>,
+    /// The second of the last warning that the shared replay store did not answer.
+    warned: std::sync::atomic::AtomicI64,
+}
+
+/// Where the `jti`s seen are remembered.
+#[derive(Clone)]
+enum Guard {
+    /// Asked without waiting (in this process).
+    Local(Arc<dyn ReplayGuard>),
+    /// A store shared by the instances of this service, asked with a wait.
+    Shared(Arc<dyn SharedState>),
 }
 
 /// What a check without waiting found.
@@ -86,12 +98,21 @@ enum Now {
         user: bool,
         token: String,
     },
+    /// Valid, if the shared replay guard has not seen its `jti`.
+    NeedsFirstUse(FirstUse),
 }
 
 impl From<TokenErrorKind> for Now {
     fn from(kind: TokenErrorKind) -> Self {
         Self::Done(Err(kind.into()))
     }
+}
+
+/// A chain that passed every check but the shared replay guard's, which needs a wait.
+struct FirstUse {
+    key: String,
+    expires_at: i64,
+    principal: Principal,
 }
 
 impl From<TokenError> for Now {
@@ -153,6 +174,37 @@ impl ServiceTokenVerifier {
         match self.check_now(token) {
             Now::Done(result) => result,
             Now::NeedsKeys { .. } => self.check_with_fetches(token).await,
+            Now::NeedsFirstUse(pending) => self.first_use(pending).await,
+        }
+    }
+
+    /// Admits the chain if the shared replay guard records its `jti` now for the first
+    /// time; refuses it as replayed if it was there, and as unavailable (503) if the store
+    /// cannot answer: never admitted unchecked.
+    async fn first_use(&self, pending: FirstUse) -> Result<Principal, TokenError> {
+        let Some(Guard::Shared(store)) = &self.inner.replay else {
+            return Err(TokenErrorKind::ReplayGuardUnavailable.into());
+        };
+        let ttl = remember_until(unix_time(pending.expires_at));
+        match store.compare_and_set(&pending.key, None, 1, ttl).await {
+            Ok(Swap::Done) => Ok(pending.principal),
+            Ok(_) => Err(TokenErrorKind::Replayed.into()),
+            Err(error) => {
+                let second = unix_now();
+                let warned = &self.inner.warned;
+                if warned.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
+                    tracing::warn!(
+                        target: "meshward::mint",
+                        store = store.name(),
+                        %error,
+                        "the replay guard's store cannot answer: service tokens are refused (503)"
+                    );
+                }
+                Err(TokenError::with_source(
+                    TokenErrorKind::ReplayGuardUnavailable,
+                    error,
+                ))
+            }
         }
     }
 
@@ -162,6 +214,7 @@ impl ServiceTokenVerifier {
         for _ in 0..self.inner.max_depth + 2 {
             match self.check_now(token) {
                 Now::Done(result) => return result,
+                Now::NeedsFirstUse(pending) => return self.first_use(pending).await,
                 Now::NeedsKeys { user, token: level } => {
                     let validator = match (user, &self.inner.users) {
                         (true, Some(users)) => users,
@@ -292,6 +345,8 @@ impl ServiceTokenVerifier {
         let Some(received) = levels.first().cloned() else {
             return TokenErrorKind::Malformed.into();
         };
+        let received_expires_at = received.expires_at;
+        let mut shared_key = None;
         if let Some(guard) = &inner.replay {
             let Some(jti) = received.jwt_id.as_deref() else {
                 return TokenErrorKind::MissingClaim {
@@ -299,15 +354,18 @@ impl ServiceTokenVerifier {
                 }
                 .into();
             };
-            match guard.first_use(jti, unix_time(received.expires_at)) {
-                Ok(true) => {}
-                Ok(false) => return TokenErrorKind::Replayed.into(),
-                Err(error) => {
-                    return Now::Done(Err(TokenError::with_source(
-                        TokenErrorKind::ReplayGuardUnavailable,
-                        error,
-                    )));
-                }
+            match guard {
+                Guard::Local(guard) => match guard.first_use(jti, unix_time(received.expires_at)) {
+                    Ok(true) => {}
+                    Ok(false) => return TokenErrorKind::Replayed.into(),
+                    Err(error) => {
+                        return Now::Done(Err(TokenError::with_source(
+                            TokenErrorKind::ReplayGuardUnavailable,
+                            error,
+                        )));
+                    }
+                },
+                Guard::Shared(_) => shared_key = Some(replay_key(&received.issuer, jti)),
             }
         }
         let expires_at = levels
@@ -338,8 +396,30 @@ impl ServiceTokenVerifier {
         {
             chains.insert(&principal, expires_at, generations, now);
         }
-        Now::Done(Ok(principal))
+        match shared_key {
+            None => Now::Done(Ok(principal)),
+            Some(key) => Now::NeedsFirstUse(FirstUse {
+                key,
+                expires_at: received_expires_at,
+                principal,
+            }),
+        }
     }
+}
+
+/// The shared replay guard's key for a token: `replay:` and a SHA-256 of its issuer and
+/// `jti` (a `jti` is unique per issuer; hashing bounds the key's length).
+fn replay_key(issuer: &str, jti: &str) -> String {
+    use aws_lc_rs::digest::{Context, SHA256};
+    use base64::Engine as _;
+    let mut context = Context::new(&SHA256);
+    context.update(issuer.as_bytes());
+    context.update(&[0]);
+    context.update(jti.as_bytes());
+    let mut key = String::from("replay:");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode_string(context.finish().as_ref(), &mut key);
+    key
 }
 
 /// The `subject_token` claim: absent, or a string.
@@ -388,6 +468,10 @@ impl Verifier for ServiceTokenVerifier {
     fn attempt(&self, token: &str) -> Attempt<Self::Future> {
         match self.check_now(token) {
             Now::Done(result) => Attempt::Ready(result),
+            Now::NeedsFirstUse(pending) => {
+                let this = self.clone();
+                Attempt::Pending(Box::pin(async move { this.first_use(pending).await }))
+            }
             Now::NeedsKeys { .. } => {
                 let this = self.clone();
                 let token = token.to_owned();
@@ -443,7 +527,7 @@ pub struct ServiceTokenVerifierBuilder {
     max_depth: usize,
     max_token_len: usize,
     bind_to_peer: bool,
-    replay: Option<Arc<dyn ReplayGuard>>,
+    replay: Option<Guard>,
     leeway: Duration,
     cache_capacity: u64,
 }
@@ -508,7 +592,39 @@ impl ServiceTokenVerifierBuilder {
 
     /// Refuses a token whose `jti` was seen before within its lifetime.
     pub fn replay_guard(mut self, guard: impl ReplayGuard) -> Self {
-        self.replay = Some(Arc::new(guard));
+        self.replay = Some(Guard::Local(Arc::new(guard)));
+        self
+    }
+
+    /// Refuses a token whose `jti` any instance sharing `store` has seen before within its
+    /// lifetime: the replay guard of a service run as many instances, on a
+    /// `RedisState` (feature `redis`) for example (replaces a
+    /// [`replay_guard`](Self::replay_guard)).
+    ///
+    /// Each token's first use is one compare-and-set on the store, under a key hashed from
+    /// its issuer and `jti`, kept until a minute past its `exp`. When the store cannot
+    /// answer, the token is refused with 503 (`UNAVAILABLE`), never admitted unchecked, and
+    /// a warning is logged (at most one a second).
+    ///
+    /// ```
+    /// use meshward::jwt::KeySource;
+    /// use meshward::mint::ServiceTokenVerifier;
+    /// use meshward::state::InMemoryState;
+    ///
+    /// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// // With the `redis` feature: meshward::state::RedisState::builder(url).build()?
+    /// let seen = InMemoryState::default();
+    /// let verifier = ServiceTokenVerifier::builder("spiffe://prod.example/orders")
+    ///     .trust_service(
+    ///         "spiffe://prod.example/gateway",
+    ///         KeySource::jwks("https://gateway.internal/.well-known/jwks.json").build()?,
+    ///     )
+    ///     .replay_guard_on(seen)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn replay_guard_on(mut self, store: impl SharedState) -> Self {
+        self.replay = Some(Guard::Shared(Arc::new(store)));
         self
     }
 
@@ -572,6 +688,7 @@ impl ServiceTokenVerifierBuilder {
                 chains: (self.cache_capacity > 0 && self.replay.is_none())
                     .then(|| ChainCache::new(self.cache_capacity)),
                 replay: self.replay,
+                warned: std::sync::atomic::AtomicI64::new(0),
             }),
         })
     }

@@ -68,14 +68,19 @@ impl Default for InMemoryReplayGuard {
     }
 }
 
+/// How long a `jti` is remembered: until a minute past `expires_at` (a receiver's leeway
+/// still admits the token then), at most a day.
+pub(super) fn remember_until(expires_at: SystemTime) -> Duration {
+    let left = expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        + Duration::from_secs(60);
+    left.min(Duration::from_secs(24 * 60 * 60))
+}
+
 impl ReplayGuard for InMemoryReplayGuard {
     fn first_use(&self, jti: &str, expires_at: SystemTime) -> Result<bool, ReplayGuardError> {
-        let left = expires_at
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-            // A little past `exp`: a receiver's leeway still admits the token then.
-            + Duration::from_secs(60);
-        let until = Instant::now() + left.min(Duration::from_secs(24 * 60 * 60));
+        let until = Instant::now() + remember_until(expires_at);
         let entry = self.seen.entry(jti.into()).or_insert(until);
         Ok(entry.is_fresh())
     }

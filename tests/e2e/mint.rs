@@ -749,6 +749,142 @@ async fn replay_is_refused_with_the_guard_on() {
     }
 }
 
+/// The status and reason label of one request through an AuthLayer with `verifier`.
+async fn once(verifier: &ServiceTokenVerifier, token: &str) -> (u16, String) {
+    let response = ServiceBuilder::new()
+        .layer(AuthLayer::new(verifier.clone()))
+        .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) })
+        .oneshot(
+            Request::get("/")
+                .header("authorization", format!("Bearer {token}"))
+                .body(())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let reason = response
+        .extensions()
+        .get::<Rejection>()
+        .map_or_else(String::new, |r| r.label().to_owned());
+    (response.status().as_u16(), reason)
+}
+
+/// The gateway's signer without minted-token reuse: each call gets a fresh `jti`.
+fn fresh_gateway(mesh: &Mesh) -> ServiceSigner {
+    ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid(&mesh.gateway.raw.kid),
+    )
+    .minted_token_cache(0)
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn instances_sharing_a_replay_store_refuse_a_token_used_at_another() {
+    let mesh = Mesh::new();
+    let at_gateway = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read"))
+        .await
+        .unwrap();
+    let signer = fresh_gateway(&mesh);
+    let seen = meshward::state::InMemoryState::new(1_000);
+    let one = mesh
+        .verifier(ORDERS)
+        .replay_guard_on(seen.clone())
+        .build()
+        .unwrap();
+    let two = mesh
+        .verifier(ORDERS)
+        .replay_guard_on(seen.clone())
+        .build()
+        .unwrap();
+    let alone = mesh
+        .verifier(ORDERS)
+        .replay_guard_on(meshward::state::InMemoryState::new(1_000))
+        .build()
+        .unwrap();
+    let token = signer.mint(&at_gateway, ORDERS).unwrap();
+    assert_eq!(once(&one, token.as_str()).await, (200, String::new()));
+    assert_eq!(once(&two, token.as_str()).await, (401, "replayed".into()));
+    assert_eq!(once(&one, token.as_str()).await, (401, "replayed".into()));
+    assert_eq!(
+        once(&alone, token.as_str()).await,
+        (200, String::new()),
+        "another store has not seen it"
+    );
+    assert_eq!(seen.len(), 1, "one key per token");
+    // Fresh tokens pass at either.
+    for verifier in [&one, &two, &one] {
+        let t = signer.mint(&at_gateway, ORDERS).unwrap();
+        assert_eq!(once(verifier, t.as_str()).await, (200, String::new()));
+    }
+    // The same check through `verify`, without a layer.
+    let t = signer.mint(&at_gateway, ORDERS).unwrap();
+    assert!(two.verify(t.as_str()).await.is_ok());
+    assert_eq!(kind(one.verify(t.as_str()).await), TokenErrorKind::Replayed);
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_replay_guard_on_redis_is_shared_and_fails_closed() {
+    use crate::support::redis::RedisServer;
+    use meshward::state::RedisState;
+
+    let Some(mut redis) = RedisServer::start("a_replay_guard_on_redis_is_shared_and_fails_closed")
+    else {
+        return;
+    };
+    let mesh = Mesh::new();
+    let at_gateway = mesh
+        .users()
+        .validate(&mesh.user_token("alice", "read"))
+        .await
+        .unwrap();
+    let signer = fresh_gateway(&mesh);
+    let instance = || {
+        let store = RedisState::builder(redis.url())
+            .key_prefix("replay-test:")
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        mesh.verifier(ORDERS)
+            .replay_guard_on(store)
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (instance(), instance());
+    let token = signer.mint(&at_gateway, ORDERS).unwrap();
+    assert_eq!(once(&one, token.as_str()).await, (200, String::new()));
+    assert_eq!(once(&two, token.as_str()).await, (401, "replayed".into()));
+
+    // Redis gone: fresh tokens are refused as unavailable (503), never admitted unchecked.
+    redis.kill();
+    let t = signer.mint(&at_gateway, ORDERS).unwrap();
+    assert_eq!(
+        once(&one, t.as_str()).await,
+        (503, "replay_guard_unavailable".into())
+    );
+    // Back: the guard answers again (an empty Redis has forgotten the earlier tokens).
+    redis.restart();
+    let mut status = (0, String::new());
+    for _ in 0..50 {
+        let t = signer.mint(&at_gateway, ORDERS).unwrap();
+        status = once(&two, t.as_str()).await;
+        if status.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, (200, String::new()), "recovered");
+    let t = signer.mint(&at_gateway, ORDERS).unwrap();
+    assert_eq!(once(&one, t.as_str()).await.0, 200);
+    assert_eq!(once(&two, t.as_str()).await, (401, "replayed".into()));
+}
+
 #[tokio::test]
 async fn minted_tokens_are_reused_then_renewed() {
     let mesh = Mesh::new();
