@@ -21,7 +21,8 @@
 //! | `MESHWARD_POLICY` | a Rego policy file deciding for the token routes (build with `--features rego`) | none |
 //! | `MESHWARD_POLICY_RULE` | the policy's decision rule, with `MESHWARD_POLICY` | `data.meshward.allow` |
 //! | `MESHWARD_RATE_LIMIT` | a quota per subject on the token routes: `requests_per_second` or `requests_per_second,burst` (past it: 429 with `Retry-After`) | no quota |
-//! | `MESHWARD_REDIS_URL` | with `MESHWARD_RATE_LIMIT`: a Redis URL (`redis://…`, `rediss://…`) whose buckets every instance shares (build with `--features redis`); when Redis does not answer, the token routes answer 503 | each instance counts alone |
+//! | `MESHWARD_REPLAY_GUARD` | with `MESHWARD_SERVICE_ID`: `1` to refuse a service token presented a second time (callers must mint a fresh token per call) | off |
+//! | `MESHWARD_REDIS_URL` | with `MESHWARD_RATE_LIMIT` or `MESHWARD_REPLAY_GUARD`: a Redis URL (`redis://…`, `rediss://…`) holding the quota's buckets and the service tokens seen, shared by every instance (build with `--features redis`); when Redis does not answer, the token routes answer 503 | each instance alone, in memory |
 //! | `MESHWARD_AUDIT_REFUSALS_PER_SECOND` | refusals logged in full per second for each layer and reason (a number, or `unlimited`); past it they are counted and summarised | `100` |
 //!
 //! With TLS, the certificate files are watched and reloaded when they change (a bad new file
@@ -34,7 +35,10 @@
 //! service-token chapter) addressed to that identity from the services named in
 //! `MESHWARD_TRUSTED_SERVICES`, whose keys it fetches from their JWKS URLs (over plain HTTP
 //! only with `MESHWARD_ALLOW_HTTP=1`); the end users' tokens at the bottom of each chain are
-//! checked against `MESHWARD_ISSUER` as above.
+//! checked against `MESHWARD_ISSUER` as above. With `MESHWARD_REPLAY_GUARD=1` each service
+//! token is good once (a second presentation: 401 `replayed`); the tokens seen are kept in
+//! memory, or in Redis with `MESHWARD_REDIS_URL` so that a token used at one instance is
+//! refused at every other (Redis not answering: 503, never admitted unchecked).
 //!
 //! With `MESHWARD_RULES`, every request to the token routes (`/whoami`, `/admin`) must also
 //! pass the rule table: first matching rule decides, a path no rule names is refused (403).
@@ -103,6 +107,9 @@ struct Config {
     #[cfg_attr(not(feature = "rego"), allow(dead_code))]
     policy: Option<(String, String)>,
     rate_limit: Option<RateLimit>,
+    replay_guard: bool,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    redis: Option<String>,
 }
 
 struct RateLimit {
@@ -238,16 +245,26 @@ fn config() -> Result<Config, String> {
     };
     let rate_limit = match (var("MESHWARD_RATE_LIMIT"), var("MESHWARD_REDIS_URL")) {
         (None, None) => None,
-        (None, Some(_)) => return Err("MESHWARD_REDIS_URL needs MESHWARD_RATE_LIMIT".into()),
-        (Some(limit), redis) => {
-            if redis.is_some() && !cfg!(feature = "redis") {
-                return Err(
-                    "MESHWARD_REDIS_URL needs the example built with --features redis".into(),
-                );
-            }
-            Some(rate_limit(&limit, redis)?)
-        }
+        (None, Some(_)) => None,
+        (Some(limit), redis) => Some(rate_limit(&limit, redis)?),
     };
+    let replay_guard = match var("MESHWARD_REPLAY_GUARD").as_deref() {
+        None | Some("0") => false,
+        Some("1") if service.is_some() => true,
+        Some("1") => return Err("MESHWARD_REPLAY_GUARD needs MESHWARD_SERVICE_ID".into()),
+        Some(other) => return Err(format!("MESHWARD_REPLAY_GUARD={other:?}: use 1 or 0")),
+    };
+    let redis = var("MESHWARD_REDIS_URL");
+    if redis.is_some() {
+        if rate_limit.is_none() && !replay_guard {
+            return Err(
+                "MESHWARD_REDIS_URL needs MESHWARD_RATE_LIMIT or MESHWARD_REPLAY_GUARD".into(),
+            );
+        }
+        if !cfg!(feature = "redis") {
+            return Err("MESHWARD_REDIS_URL needs the example built with --features redis".into());
+        }
+    }
     Ok(Config {
         listen,
         issuer,
@@ -259,6 +276,8 @@ fn config() -> Result<Config, String> {
         rules,
         policy,
         rate_limit,
+        replay_guard,
+        redis,
     })
 }
 
@@ -287,6 +306,14 @@ fn rate_limit(value: &str, redis: Option<String>) -> Result<RateLimit, String> {
     })
 }
 
+/// The Redis of `MESHWARD_REDIS_URL` (connected on first use, reconnecting after).
+#[cfg(feature = "redis")]
+fn redis_state(url: &str) -> Result<meshward::state::RedisState, String> {
+    meshward::state::RedisState::builder(url)
+        .build()
+        .map_err(|e| format!("MESHWARD_REDIS_URL: {e}"))
+}
+
 fn quota(limit: &RateLimit) -> Result<QuotaLayer, String> {
     let builder = QuotaLayer::builder()
         .requests(limit.per_second, std::time::Duration::from_secs(1))
@@ -296,11 +323,7 @@ fn quota(limit: &RateLimit) -> Result<QuotaLayer, String> {
     #[cfg(feature = "redis")]
     let builder = match &limit.redis {
         None => builder,
-        Some(url) => builder.state(
-            meshward::state::RedisState::builder(url.clone())
-                .build()
-                .map_err(|e| format!("MESHWARD_REDIS_URL: {e}"))?,
-        ),
+        Some(url) => builder.state(redis_state(url)?),
     };
     builder
         .build()
@@ -370,11 +393,19 @@ fn validator(config: &Config) -> Result<Validator, String> {
 fn service_verifier(
     service: &ServiceConfig,
     validator: Validator,
-    allow_http: bool,
+    config: &Config,
 ) -> Result<ServiceTokenVerifier, String> {
+    let allow_http = config.allow_http;
     let mut builder = ServiceTokenVerifier::builder(service.identity.clone())
         .user_tokens(validator)
         .accept_user_tokens_directly();
+    if config.replay_guard {
+        builder = match &config.redis {
+            #[cfg(feature = "redis")]
+            Some(url) => builder.replay_guard_on(redis_state(url)?),
+            _ => builder.replay_guard(meshward::mint::InMemoryReplayGuard::default()),
+        };
+    }
     for (identity, url) in &service.trusted {
         let source = KeySource::jwks(url);
         let source = if allow_http {
@@ -564,7 +595,7 @@ async fn main() -> ExitCode {
     };
     let app = match &config.service {
         None => app(validator, &config, authz, quota),
-        Some(service) => match service_verifier(service, validator, config.allow_http) {
+        Some(service) => match service_verifier(service, validator, &config) {
             Ok(verifier) => app(verifier, &config, authz, quota),
             Err(message) => {
                 eprintln!("protected_server: {message}");

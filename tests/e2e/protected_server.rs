@@ -248,6 +248,52 @@ async fn service_tokens_from_trusted_services() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_TRUSTED_SERVICES"));
+    let out = tokio::process::Command::new(example_binary())
+        .env_clear()
+        .env("MESHWARD_ISSUER", ISSUER)
+        .env("MESHWARD_AUDIENCE", AUDIENCE)
+        .env("MESHWARD_REPLAY_GUARD", "1")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs MESHWARD_SERVICE_ID"));
+
+    // With the replay guard, each service token is good once, at one instance or, sharing
+    // Redis, at all of them.
+    let status = |port: u16, token: String| async move {
+        http_get(
+            &format!("http://127.0.0.1:{port}/whoami"),
+            &[("authorization", format!("Bearer {token}").as_str())],
+        )
+        .await
+        .status
+    };
+    let mut guarded = envs.to_vec();
+    guarded.push(("MESHWARD_REPLAY_GUARD", "1".to_owned()));
+    let (child, port) = start(&guarded).await;
+    let hop = gateway.mint(&alice, ME).unwrap().as_str().to_owned();
+    assert_eq!(status(port, hop.clone()).await, 200);
+    assert_eq!(status(port, hop.clone()).await, 401, "replayed");
+    assert_eq!(
+        status(port, user.clone()).await,
+        200,
+        "users' tokens are not guarded"
+    );
+    assert_eq!(status(port, user.clone()).await, 200);
+    drop(child);
+    #[cfg(feature = "redis")]
+    if let Some(redis) =
+        crate::support::redis::RedisServer::start("service_tokens_from_trusted_services")
+    {
+        guarded.push(("MESHWARD_REDIS_URL", redis.url()));
+        let (one, first) = start(&guarded).await;
+        let (two, second) = start(&guarded).await;
+        assert_eq!(status(first, hop.clone()).await, 200);
+        assert_eq!(status(second, hop.clone()).await, 401, "seen at the other");
+        assert_eq!(status(first, hop).await, 401);
+        drop((one, two));
+    }
     jwks_server.stop().await;
 }
 
