@@ -11,13 +11,13 @@ use serde_json::{Map, Value};
 
 use super::cache::{ChainCache, Generations};
 use super::error::{MintConfigError, MintConfigErrorKind};
-use super::replay::{ReplayGuard, remember_until};
+use super::replay::{Guard, ReplayGuard, first_use_shared, replay_key};
 use crate::jwt::{
     Attempt, Issuer, KeySource, SERVICE_TOKEN_TYPE, TokenError, TokenErrorKind, Validator,
     Verifier, header_type,
 };
 use crate::principal::{Principal, ServiceChain, VerifiedToken, unix_now, unix_time};
-use crate::state::{SharedState, Swap};
+use crate::state::SharedState;
 
 /// Default bound on the levels of service tokens in a chain.
 pub const DEFAULT_MAX_DEPTH: usize = 4;
@@ -79,15 +79,6 @@ struct Inner {
     chains: Option<ChainCache>,
     /// The second of the last warning that the shared replay store did not answer.
     warned: std::sync::atomic::AtomicI64,
-}
-
-/// Where the `jti`s seen are remembered.
-#[derive(Clone)]
-enum Guard {
-    /// Asked without waiting (in this process).
-    Local(Arc<dyn ReplayGuard>),
-    /// A store shared by the instances of this service, asked with a wait.
-    Shared(Arc<dyn SharedState>),
 }
 
 /// What a check without waiting found.
@@ -178,34 +169,19 @@ impl ServiceTokenVerifier {
         }
     }
 
-    /// Admits the chain if the shared replay guard records its `jti` now for the first
-    /// time; refuses it as replayed if it was there, and as unavailable (503) if the store
-    /// cannot answer: never admitted unchecked.
+    /// Admits the chain if the shared replay guard records its `jti` now for the first time.
     async fn first_use(&self, pending: FirstUse) -> Result<Principal, TokenError> {
         let Some(Guard::Shared(store)) = &self.inner.replay else {
             return Err(TokenErrorKind::ReplayGuardUnavailable.into());
         };
-        let ttl = remember_until(unix_time(pending.expires_at));
-        match store.compare_and_set(&pending.key, None, 1, ttl).await {
-            Ok(Swap::Done) => Ok(pending.principal),
-            Ok(_) => Err(TokenErrorKind::Replayed.into()),
-            Err(error) => {
-                let second = unix_now();
-                let warned = &self.inner.warned;
-                if warned.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
-                    tracing::warn!(
-                        target: "meshward::mint",
-                        store = store.name(),
-                        %error,
-                        "the replay guard's store cannot answer: service tokens are refused (503)"
-                    );
-                }
-                Err(TokenError::with_source(
-                    TokenErrorKind::ReplayGuardUnavailable,
-                    error,
-                ))
-            }
-        }
+        first_use_shared(
+            &**store,
+            &self.inner.warned,
+            &pending.key,
+            pending.expires_at,
+        )
+        .await?;
+        Ok(pending.principal)
     }
 
     /// Fetches what the check needs, level by level, then checks.
@@ -405,21 +381,6 @@ impl ServiceTokenVerifier {
             }),
         }
     }
-}
-
-/// The shared replay guard's key for a token: `replay:` and a SHA-256 of its issuer and
-/// `jti` (a `jti` is unique per issuer; hashing bounds the key's length).
-fn replay_key(issuer: &str, jti: &str) -> String {
-    use aws_lc_rs::digest::{Context, SHA256};
-    use base64::Engine as _;
-    let mut context = Context::new(&SHA256);
-    context.update(issuer.as_bytes());
-    context.update(&[0]);
-    context.update(jti.as_bytes());
-    let mut key = String::from("replay:");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode_string(context.finish().as_ref(), &mut key);
-    key
 }
 
 /// The `subject_token` claim: absent, or a string.

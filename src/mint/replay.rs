@@ -2,9 +2,14 @@
 //! in-memory default.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::error::ReplayGuardError;
+use crate::jwt::{TokenError, TokenErrorKind};
+use crate::principal::{unix_now, unix_time};
+use crate::state::{SharedState, Swap};
 
 /// Remembers the `jti` of each service token it has admitted, until that token expires, so
 /// that the same token presented again is refused.
@@ -86,6 +91,61 @@ impl ReplayGuard for InMemoryReplayGuard {
     }
 }
 
+/// Where the `jti`s seen are remembered.
+#[derive(Clone)]
+pub(super) enum Guard {
+    /// Asked without waiting (in this process).
+    Local(Arc<dyn ReplayGuard>),
+    /// A store shared by the instances of this service, asked with a wait.
+    Shared(Arc<dyn SharedState>),
+}
+
+/// The shared replay guard's key for a token: `replay:` and a SHA-256 of its issuer and
+/// `jti` (a `jti` is unique per issuer; hashing bounds the key's length).
+pub(super) fn replay_key(issuer: &str, jti: &str) -> String {
+    use aws_lc_rs::digest::{Context, SHA256};
+    use base64::Engine as _;
+    let mut context = Context::new(&SHA256);
+    context.update(issuer.as_bytes());
+    context.update(&[0]);
+    context.update(jti.as_bytes());
+    let mut key = String::from("replay:");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode_string(context.finish().as_ref(), &mut key);
+    key
+}
+
+/// Records `key` in `store` if it is not there: `Ok` the first time, `Replayed` after; when
+/// the store cannot answer, `ReplayGuardUnavailable` (503), never admitted unchecked, with a
+/// warning at most once a second (`warned` holds the second of the last one).
+pub(super) async fn first_use_shared(
+    store: &dyn SharedState,
+    warned: &AtomicI64,
+    key: &str,
+    expires_at: i64,
+) -> Result<(), TokenError> {
+    let ttl = remember_until(unix_time(expires_at));
+    match store.compare_and_set(key, None, 1, ttl).await {
+        Ok(Swap::Done) => Ok(()),
+        Ok(_) => Err(TokenErrorKind::Replayed.into()),
+        Err(error) => {
+            let second = unix_now();
+            if warned.swap(second, Ordering::Relaxed) != second {
+                tracing::warn!(
+                    target: "meshward::mint",
+                    store = store.name(),
+                    %error,
+                    "the replay guard's store cannot answer: service tokens are refused (503)"
+                );
+            }
+            Err(TokenError::with_source(
+                TokenErrorKind::ReplayGuardUnavailable,
+                error,
+            ))
+        }
+    }
+}
+
 impl fmt::Debug for InMemoryReplayGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InMemoryReplayGuard")
@@ -105,5 +165,64 @@ mod tests {
         assert!(guard.first_use("a", exp).unwrap());
         assert!(!guard.first_use("a", exp).unwrap());
         assert!(guard.first_use("b", exp).unwrap());
+    }
+
+    #[test]
+    fn shared_keys_separate_issuers_and_are_bounded() {
+        assert_ne!(replay_key("a", "bc"), replay_key("ab", "c"));
+        assert_eq!(replay_key("a", "b"), replay_key("a", "b"));
+        let long = "x".repeat(10_000);
+        assert_eq!(replay_key(&long, &long).len(), "replay:".len() + 43);
+    }
+
+    struct Down;
+
+    impl SharedState for Down {
+        fn get(&self, _: &str) -> crate::state::StateFuture<Option<u64>> {
+            Box::pin(async { Err(crate::state::StateErrorKind::Unavailable.into()) })
+        }
+        fn compare_and_set(
+            &self,
+            _: &str,
+            _: Option<u64>,
+            _: u64,
+            _: Duration,
+        ) -> crate::state::StateFuture<Swap> {
+            Box::pin(async { Err(crate::state::StateErrorKind::Timeout.into()) })
+        }
+        fn name(&self) -> &'static str {
+            "down"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_store_admits_once_and_fails_closed() {
+        let exp = unix_now() + 60;
+        let warned = AtomicI64::new(0);
+        let store = crate::state::InMemoryState::new(10);
+        assert!(first_use_shared(&store, &warned, "k", exp).await.is_ok());
+        let again = first_use_shared(&store, &warned, "k", exp).await;
+        assert_eq!(again.unwrap_err().kind(), &TokenErrorKind::Replayed);
+        let down = first_use_shared(&Down, &warned, "k", exp).await;
+        assert_eq!(
+            down.unwrap_err().kind(),
+            &TokenErrorKind::ReplayGuardUnavailable
+        );
+        assert!(warned.load(Ordering::Relaxed) >= exp - 60, "warned");
+    }
+
+    #[test]
+    fn a_jti_is_remembered_a_minute_past_exp_and_at_most_a_day() {
+        let now = SystemTime::now();
+        let left = remember_until(now + Duration::from_secs(120));
+        assert!(left > Duration::from_secs(179) && left <= Duration::from_secs(180));
+        assert_eq!(
+            remember_until(now - Duration::from_secs(600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            remember_until(now + Duration::from_secs(7 * 24 * 3600)),
+            Duration::from_secs(24 * 3600)
+        );
     }
 }
