@@ -96,6 +96,9 @@ mod rejection;
 
 // The layers.
 pub mod authz;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod introspect;
 pub mod jwt;
 pub mod mint;
 #[cfg(feature = "mtls")]

@@ -214,6 +214,14 @@ token_error_kinds! {
     /// connection proved another SPIFFE ID, or none.
     #[error("service token issuer is not the connection's peer")]
     CallerNotPeer => "caller_not_peer", InvalidToken, "token issuer is not the peer";
+    /// The token's issuer, asked by introspection (RFC 7662), says it is not active: unknown,
+    /// revoked, expired, or not for the client asking.
+    #[error("token is not active")]
+    Inactive => "inactive", InvalidToken, "token not active";
+    /// The introspection endpoint could not be asked or gave no usable answer (unreachable,
+    /// timed out, an error status, an oversized or malformed body): 503, never 401.
+    #[error("token introspection is unavailable")]
+    IntrospectionUnavailable => "introspection_unavailable", Unavailable, "token introspection unavailable";
     /// The handler asked for the end user's claims as a type of its own
     /// ([`Claims`](crate::Claims)) and the verified claims do not have that shape.
     #[error("token claims do not have the shape the service needs")]

@@ -53,7 +53,7 @@
 //! ```
 
 pub(crate) mod cache;
-mod claims;
+pub(crate) mod claims;
 mod error;
 mod extract;
 mod future;

@@ -79,7 +79,8 @@ pub(crate) struct VerifiedToken {
     pub(crate) not_before: Option<i64>,
     pub(crate) issued_at: Option<i64>,
     pub(crate) jwt_id: Option<String>,
-    pub(crate) algorithm: Algorithm,
+    /// `None` for a token accepted by introspection: its issuer checked it, not meshward.
+    pub(crate) algorithm: Option<Algorithm>,
     pub(crate) key_id: Option<String>,
     /// Which key verified the token (see `jwt::keys`), to drop it when the key is removed.
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
@@ -217,8 +218,26 @@ impl Principal {
     }
 
     /// The algorithm the token received was verified with.
+    ///
+    /// A token accepted by [introspection](crate::introspect) was checked by its issuer,
+    /// not by a signature here: for it this returns `HS256` as a placeholder. Use
+    /// [`signature_algorithm`](Self::signature_algorithm), which says `None` then.
+    #[deprecated(note = "use `signature_algorithm()`: a token accepted by introspection has none")]
     pub fn algorithm(&self) -> Algorithm {
+        self.received().algorithm.unwrap_or(Algorithm::HS256)
+    }
+
+    /// The algorithm whose signature on the token received meshward checked; `None` when the
+    /// token was accepted by [introspection](crate::introspect) (an opaque token, vouched
+    /// for by its issuer).
+    pub fn signature_algorithm(&self) -> Option<Algorithm> {
         self.received().algorithm
+    }
+
+    /// Whether the token received was accepted by [introspection](crate::introspect) (its
+    /// issuer said it is active) rather than by a signature checked here.
+    pub fn is_introspected(&self) -> bool {
+        self.received().algorithm.is_none()
     }
 
     /// The `kid` of the key that verified the token received, if the key had one.
@@ -504,7 +523,7 @@ fn test_token(scopes: &str, claims: Value) -> VerifiedToken {
         not_before: None,
         issued_at: None,
         jwt_id: None,
-        algorithm: Algorithm::ES256,
+        algorithm: Some(Algorithm::ES256),
         key_id: None,
         key_fingerprint: 0,
         scopes: set,

@@ -187,7 +187,11 @@ async fn real_openid_provider_tokens_validate_through_discovery() {
             "{:?}",
             principal.scopes()
         );
-        assert_eq!(format!("{:?}", principal.algorithm()), alg);
+        assert_eq!(
+            format!("{:?}", principal.signature_algorithm().unwrap()),
+            alg
+        );
+        assert!(!principal.is_introspected());
     }
 
     // A validator that wants plain JWTs refuses the provider's at+jwt tokens.

@@ -281,7 +281,7 @@ impl Inner {
             not_before,
             issued_at,
             jwt_id,
-            algorithm: alg,
+            algorithm: Some(alg),
             key_id,
             key_fingerprint,
             scopes,
