@@ -12,6 +12,8 @@ mod support;
 mod authz;
 #[path = "e2e/grpc.rs"]
 mod grpc;
+#[path = "e2e/introspect.rs"]
+mod introspect;
 #[path = "e2e/jwks.rs"]
 mod jwks;
 #[path = "e2e/jwt.rs"]

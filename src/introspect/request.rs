@@ -91,7 +91,14 @@ async fn send(
     max_len: usize,
 ) -> Result<Vec<u8>, IntrospectionError> {
     let work = async {
-        let failed = |e| IntrospectionError::with_source(IntrospectionErrorKind::Request, e);
+        let failed = |e: reqwest::Error| {
+            let kind = if e.is_timeout() {
+                IntrospectionErrorKind::Timeout { after: timeout }
+            } else {
+                IntrospectionErrorKind::Request
+            };
+            IntrospectionError::with_source(kind, e)
+        };
         let mut response = request.send().await.map_err(failed)?;
         let status = response.status();
         if status != http::StatusCode::OK {

@@ -31,3 +31,10 @@
 //! | service-token chain | 4 levels, 16 KiB | each level base64-wraps the one below (×4/3 + ≈550 B): four hops over a 2 KiB access token, within common header limits |
 //! | `svc+jwt` | never accepted where an access token is expected, and the reverse | explicit typing (RFC 8725 §3.11): one kind of token cannot be replayed as the other |
 //! | replay guard | off; 100 000 `jti`s in memory when on | one-time tokens need it; reused tokens (the default) would be refused by it |
+//! | shared replay guard (`replay_guard_on`) | one compare-and-set per token, kept until a minute past `exp`; the store not answering: 503 | a token must be good once across every instance; "could not check" never admits |
+//! | quota | 10 requests a second, a burst of one second's worth, per subject; 100 000 buckets in memory | GCRA (governor's) spreads requests evenly; a client cycling subjects cannot grow memory |
+//! | quota store down | fail closed (503, `fail_open()` to let requests through), a warning at most once a second | a limit that silently disappears protects nothing; the choice is named |
+//! | Redis | 250 ms per operation, key prefix `meshward:` | a slow store must not hold requests; instances of several services can share one Redis |
+//! | introspection | HTTPS, 5 s, 64 KiB answers, 8 KiB tokens, no redirects; client authentication required | a token and client credentials travel in each request; an endpoint must not be replaceable or unbounded |
+//! | introspection cache | 10 000 answers under the token's SHA-256; active ones until `exp` or 60 s, whichever is first; inactive ones 10 s; failures not cached | a token seen again costs no request; 60 s bounds how long a revoked token is still admitted |
+//! | introspection endpoint failing | 503 / `UNAVAILABLE` | an outage of the provider is not an invalid token |

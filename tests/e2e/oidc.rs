@@ -18,7 +18,7 @@ use tokio::process::{Child, Command};
 
 use crate::support::skipped;
 
-const CLIENT_ID: &str = "orders-client";
+pub const CLIENT_ID: &str = "orders-client";
 const CLIENT_SECRET: &str = "orders-client-secret-orders-client-secret";
 const RESOURCES: [(&str, &str); 4] = [
     ("urn:meshward:rs256", "RS256"),
@@ -62,13 +62,23 @@ pub fn tools_dir(test: &str) -> Option<PathBuf> {
     Some(dir)
 }
 
-struct Provider {
+pub struct Provider {
     child: Child,
-    issuer: String,
+    pub issuer: String,
 }
 
 impl Provider {
-    async fn start(dir: &std::path::Path, port: u16, keyset: &str) -> Self {
+    pub async fn start(dir: &std::path::Path, port: u16, keyset: &str) -> Self {
+        Self::start_with(dir, port, keyset, &[]).await
+    }
+
+    /// Started with more environment for the script (`RS_JWK`).
+    pub async fn start_with(
+        dir: &std::path::Path,
+        port: u16,
+        keyset: &str,
+        envs: &[(&str, String)],
+    ) -> Self {
         // The script must sit beside node_modules for its import to resolve.
         let script = dir.join("provider.mjs");
         std::fs::copy(
@@ -80,6 +90,7 @@ impl Provider {
             .arg(&script)
             .env("PORT", port.to_string())
             .env("KEYSET", keyset)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -97,13 +108,15 @@ impl Provider {
         })
         .await;
         assert_eq!(ready, Ok(true), "oidc-provider did not start");
+        // Keep reading: the provider logs warnings later, and a closed pipe would kill it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             child,
             issuer: format!("http://127.0.0.1:{port}"),
         }
     }
 
-    async fn token(&self, resource: &str) -> String {
+    pub async fn token(&self, resource: &str) -> String {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("client_id", CLIENT_ID)
@@ -128,12 +141,33 @@ impl Provider {
         json["access_token"].as_str().unwrap().to_owned()
     }
 
-    async fn stop(mut self) {
+    /// Revokes `token` as the client it was issued to (RFC 7009).
+    pub async fn revoke(&self, token: &str) {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .append_pair("client_id", CLIENT_ID)
+            .append_pair("client_secret", CLIENT_SECRET)
+            .finish();
+        let response = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "revocation: {}",
+            response.status()
+        );
+    }
+
+    pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

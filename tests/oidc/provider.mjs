@@ -4,6 +4,12 @@
 // tokens (typ at+jwt) through client_credentials with resource indicators; each resource is
 // signed with another algorithm. Its keys are made at start and published without `alg`, the
 // way oidc-provider does, so one RSA key serves RS256 and PS256.
+//
+// For the introspection test it also issues opaque access tokens (resources
+// urn:meshward:opaque, and urn:meshward:opaque-short living 2 seconds), revokes them, and
+// answers introspection for the resource server's clients only: orders-api
+// (client_secret_basic) and orders-api-jwt (private_key_jwt with the public JWK passed in
+// RS_JWK); nosy-client authenticates but may introspect nothing.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -22,6 +28,14 @@ const keys = [
   privateJwk('ed25519', {}, `ed-${keyset}`),
 ];
 
+const rsJwk = process.env.RS_JWK ? JSON.parse(process.env.RS_JWK) : undefined;
+const resourceServers = new Set(['orders-api', 'orders-api-jwt']);
+
+const opaque = {
+  'urn:meshward:opaque': 300,
+  'urn:meshward:opaque-short': 2,
+};
+
 const algorithms = {
   'urn:meshward:rs256': 'RS256',
   'urn:meshward:ps256': 'PS256',
@@ -38,15 +52,50 @@ const provider = new Provider(issuer, {
     redirect_uris: [],
     response_types: [],
     token_endpoint_auth_method: 'client_secret_post',
-  }],
+  }, {
+    client_id: 'orders-api',
+    client_secret: 'orders-api-secret-orders-api-secret-orders-api',
+    grant_types: [],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }, {
+    client_id: 'nosy-client',
+    client_secret: 'nosy-client-secret-nosy-client-secret-nosy',
+    grant_types: [],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }, ...(rsJwk ? [{
+    client_id: 'orders-api-jwt',
+    grant_types: [],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [rsJwk] },
+  }] : [])],
   scopes: ['orders:read', 'orders:write'],
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: {
+      enabled: true,
+      allowedPolicy: (ctx, client) => resourceServers.has(client.clientId),
+    },
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       useGrantedResource: () => true,
       getResourceServerInfo: (ctx, resource) => {
+        if (opaque[resource]) {
+          return {
+            scope: 'orders:read orders:write',
+            audience: resource,
+            accessTokenTTL: opaque[resource],
+            accessTokenFormat: 'opaque',
+          };
+        }
         const alg = algorithms[resource];
         if (!alg) throw new Provider.errors.InvalidTarget();
         return {
