@@ -20,6 +20,8 @@
 //! | `MESHWARD_RULES` | a rules file (TOML, or JSON if it ends in `.json`; schema in the manual's authorization chapter) for the token routes | scopes only |
 //! | `MESHWARD_POLICY` | a Rego policy file deciding for the token routes (build with `--features rego`) | none |
 //! | `MESHWARD_POLICY_RULE` | the policy's decision rule, with `MESHWARD_POLICY` | `data.meshward.allow` |
+//! | `MESHWARD_INTROSPECT` | `1`: tokens that are not JWTs (opaque reference tokens) are checked at the provider's introspection endpoint (RFC 7662, found by discovery from `MESHWARD_ISSUER`); JWTs are still validated with the keys | off: opaque tokens are refused |
+//! | `MESHWARD_CLIENT_ID`, `MESHWARD_CLIENT_SECRET` | with `MESHWARD_INTROSPECT`: this server's client at the provider (`client_secret_basic`) | required with it |
 //! | `MESHWARD_RATE_LIMIT` | a quota per subject on the token routes: `requests_per_second` or `requests_per_second,burst` (past it: 429 with `Retry-After`) | no quota |
 //! | `MESHWARD_REPLAY_GUARD` | with `MESHWARD_SERVICE_ID`: `1` to refuse a service token presented a second time (callers must mint a fresh token per call) | off |
 //! | `MESHWARD_REDIS_URL` | with `MESHWARD_RATE_LIMIT` or `MESHWARD_REPLAY_GUARD`: a Redis URL (`redis://…`, `rediss://…`) holding the quota's buckets and the service tokens seen, shared by every instance (build with `--features redis`); when Redis does not answer, the token routes answer 503 | each instance alone, in memory |
@@ -46,6 +48,12 @@
 //! authorization chapter (`true` or `{"allow": true}` allows). Both files are re-read when
 //! they change (checked every 10 s); a file with a mistake is refused and the one in force
 //! stays. `/admin` still needs scope `admin` on top of either.
+//!
+//! With `MESHWARD_INTROSPECT=1`, an opaque token is sent to the introspection endpoint and
+//! admitted when the provider says it is active, for one of `MESHWARD_AUDIENCE`, and not
+//! expired; answers are cached (never past the token's `exp`, at most 60 s, so a revoked
+//! token is refused within a minute). An unreachable endpoint answers 503, not 401. Not
+//! with `MESHWARD_SERVICE_ID` (service tokens embed JWTs).
 //!
 //! With `MESHWARD_RATE_LIMIT`, each subject (the token's `sub`) gets that many requests per
 //! second on the token routes, up to `burst` at once (default: one second's worth); a request
@@ -88,6 +96,7 @@ use std::process::ExitCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use meshward::authz::{AuthzLayer, RequireScopesLayer, RuleTable, SharedRules};
+use meshward::introspect::Introspector;
 use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator, Verifier};
 use meshward::mint::ServiceTokenVerifier;
 use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
@@ -110,6 +119,8 @@ struct Config {
     replay_guard: bool,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     redis: Option<String>,
+    /// `MESHWARD_INTROSPECT=1`: the client id and secret.
+    introspect: Option<(String, String)>,
 }
 
 struct RateLimit {
@@ -254,6 +265,24 @@ fn config() -> Result<Config, String> {
         Some("1") => return Err("MESHWARD_REPLAY_GUARD needs MESHWARD_SERVICE_ID".into()),
         Some(other) => return Err(format!("MESHWARD_REPLAY_GUARD={other:?}: use 1 or 0")),
     };
+    let introspect = match var("MESHWARD_INTROSPECT").as_deref() {
+        None | Some("0") => None,
+        Some("1") => {
+            if service.is_some() {
+                return Err("MESHWARD_INTROSPECT does not go with MESHWARD_SERVICE_ID".into());
+            }
+            match (var("MESHWARD_CLIENT_ID"), var("MESHWARD_CLIENT_SECRET")) {
+                (Some(id), Some(secret)) => Some((id, secret)),
+                _ => {
+                    return Err(
+                        "MESHWARD_INTROSPECT needs MESHWARD_CLIENT_ID and MESHWARD_CLIENT_SECRET"
+                            .into(),
+                    );
+                }
+            }
+        }
+        Some(other) => return Err(format!("MESHWARD_INTROSPECT={other:?}: use 1 or 0")),
+    };
     let redis = var("MESHWARD_REDIS_URL");
     if redis.is_some() {
         if rate_limit.is_none() && !replay_guard {
@@ -278,6 +307,7 @@ fn config() -> Result<Config, String> {
         rate_limit,
         replay_guard,
         redis,
+        introspect,
     })
 }
 
@@ -593,9 +623,32 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match &config.service {
-        None => app(validator, &config, authz, quota),
-        Some(service) => match service_verifier(service, validator, &config) {
+    let app = match (&config.service, &config.introspect) {
+        (None, Some((id, secret))) => {
+            let mut builder =
+                Introspector::builder(config.issuer.clone(), config.audiences.clone())
+                    .client_secret_basic(id.clone(), secret.clone())
+                    .jwt(validator);
+            if config.allow_http {
+                builder = builder.allow_insecure_http();
+            }
+            match builder.build() {
+                Ok(introspector) => {
+                    if let Err(e) = introspector.warm_up().await {
+                        eprintln!(
+                            "protected_server: introspection endpoint not found yet ({e}); opaque tokens get 503 until it is"
+                        );
+                    }
+                    app(introspector, &config, authz, quota)
+                }
+                Err(e) => {
+                    eprintln!("protected_server: MESHWARD_INTROSPECT: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        (None, None) => app(validator, &config, authz, quota),
+        (Some(service), _) => match service_verifier(service, validator, &config) {
             Ok(verifier) => app(verifier, &config, authz, quota),
             Err(message) => {
                 eprintln!("protected_server: {message}");

@@ -265,6 +265,56 @@ async fn opaque_tokens_from_a_real_provider_are_introspected() {
     provider.stop().await;
 }
 
+#[tokio::test]
+async fn protected_server_introspects_opaque_tokens() {
+    use crate::protected_server::{example_binary, start};
+    let Some(dir) = tools_dir("introspect::protected_server_introspects_opaque_tokens") else {
+        return;
+    };
+    let port = free_port();
+    let provider = Provider::start(&dir, port, "a").await;
+    let envs = [
+        ("MESHWARD_ISSUER", provider.issuer.clone()),
+        ("MESHWARD_AUDIENCE", format!("{OPAQUE},urn:meshward:es256")),
+        ("MESHWARD_ALLOW_HTTP", "1".to_owned()),
+        ("MESHWARD_INTROSPECT", "1".to_owned()),
+        ("MESHWARD_CLIENT_ID", RS.to_owned()),
+        ("MESHWARD_CLIENT_SECRET", RS_SECRET.to_owned()),
+    ];
+    let (child, server) = start(&envs).await;
+    let get = |token: String| async move {
+        http_get(
+            &format!("http://127.0.0.1:{server}/whoami"),
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await
+    };
+    let opaque = provider.token(OPAQUE).await;
+    let seen = get(opaque.clone()).await;
+    assert_eq!(seen.status, 200, "{}", seen.body_text());
+    assert_eq!(
+        seen.json(),
+        json!({"sub": null, "iss": provider.issuer, "scopes": ["orders:read"]})
+    );
+    // JWTs still validated with the keys; unknown opaque tokens refused.
+    let jwt = provider.token("urn:meshward:es256").await;
+    assert_eq!(get(jwt).await.status, 200);
+    assert_eq!(get("no-such-token".into()).await.status, 401);
+    provider.revoke(&opaque).await;
+    drop(child);
+
+    // Half the configuration stops it at start.
+    let out = tokio::process::Command::new(example_binary())
+        .env_clear()
+        .envs(envs[..4].iter().map(|(k, v)| (k, v)))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_CLIENT_ID"));
+    provider.stop().await;
+}
+
 async fn futures_join(
     introspector: &Introspector,
     token: &str,

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::support::pki::{Ca, ClientSpec, TempDir};
 use crate::support::*;
 
-fn example_binary() -> std::path::PathBuf {
+pub fn example_binary() -> std::path::PathBuf {
     // target/<profile>/deps/e2e-… → target/<profile>/examples/protected_server
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
@@ -20,7 +20,7 @@ fn example_binary() -> std::path::PathBuf {
         .join(format!("protected_server{}", std::env::consts::EXE_SUFFIX))
 }
 
-async fn start(envs: &[(&str, String)]) -> (tokio::process::Child, u16) {
+pub async fn start(envs: &[(&str, String)]) -> (tokio::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
