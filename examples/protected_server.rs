@@ -25,6 +25,7 @@
 //! | `MESHWARD_RATE_LIMIT` | a quota per subject on the token routes: `requests_per_second` or `requests_per_second,burst` (past it: 429 with `Retry-After`) | no quota |
 //! | `MESHWARD_REPLAY_GUARD` | with `MESHWARD_SERVICE_ID`: `1` to refuse a service token presented a second time (callers must mint a fresh token per call) | off |
 //! | `MESHWARD_REDIS_URL` | with `MESHWARD_RATE_LIMIT` or `MESHWARD_REPLAY_GUARD`: a Redis URL (`redis://…`, `rediss://…`) holding the quota's buckets and the service tokens seen, shared by every instance (build with `--features redis`); when Redis does not answer, the token routes answer 503 | each instance alone, in memory |
+//! | `MESHWARD_RESOURCE` | this server's resource identifier (an `https` URL, usually its audience): serves its RFC 9728 metadata and names it in every challenge | no metadata |
 //! | `MESHWARD_AUDIT_REFUSALS_PER_SECOND` | refusals logged in full per second for each layer and reason (a number, or `unlimited`); past it they are counted and summarised | `100` |
 //!
 //! With TLS, the certificate files are watched and reloaded when they change (a bad new file
@@ -61,6 +62,13 @@
 //! in memory (at most 100 000 subjects), or in Redis with `MESHWARD_REDIS_URL`, so that every
 //! instance of the server counts against the same quota.
 //!
+//! With `MESHWARD_RESOURCE=https://api.example.com/orders`, the protected-resource metadata
+//! (RFC 9728: the resource, `MESHWARD_ISSUER` as its authorization server, the scope
+//! `admin`) is served at `GET /.well-known/oauth-protected-resource/orders` (the path after
+//! the host, appended to the well-known one), and every `WWW-Authenticate` challenge carries
+//! `resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/orders"`,
+//! so that a client (an MCP client, say) finds where to get a token.
+//!
 //! Remote keys are loaded at start (`warm_up`); if the provider is unreachable then, the
 //! server still starts and answers 503 until the keys can be had.
 //!
@@ -72,6 +80,7 @@
 //! | `GET /whoami` | 200 with JSON `{sub, iss, scopes}` for any valid token; through services also `caller` and `chain` (the services in call order) |
 //! | `GET /admin` | as `/whoami`, but the token must carry scope `admin` (else 403) |
 //! | `GET /peer` | no token needed, a client certificate is: 200 with JSON `{spiffe_id, dns, uris, subject, x5t#S256}`, 401 without one |
+//! | `GET /.well-known/oauth-protected-resource…` | with `MESHWARD_RESOURCE`: the metadata document (JSON), no token needed |
 //! | `GET /bench/open` | 200 with JSON `{"sub": null}`, no token needed |
 //! | `GET /bench/protected` | the same handler behind the token layer only (no rules or policy): 200 with JSON `{"sub": …}` |
 //!
@@ -97,7 +106,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use meshward::authz::{AuthzLayer, RequireScopesLayer, RuleTable, SharedRules};
 use meshward::introspect::Introspector;
-use meshward::jwt::{AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, Validator, Verifier};
+use meshward::jwt::{
+    AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, ResourceMetadata, Validator, Verifier,
+};
 use meshward::mint::ServiceTokenVerifier;
 use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
 use meshward::quota::{QuotaKey, QuotaLayer};
@@ -121,6 +132,7 @@ struct Config {
     redis: Option<String>,
     /// `MESHWARD_INTROSPECT=1`: the client id and secret.
     introspect: Option<(String, String)>,
+    resource: Option<ResourceMetadata>,
 }
 
 struct RateLimit {
@@ -283,6 +295,24 @@ fn config() -> Result<Config, String> {
         }
         Some(other) => return Err(format!("MESHWARD_INTROSPECT={other:?}: use 1 or 0")),
     };
+    let resource = match var("MESHWARD_RESOURCE") {
+        None => None,
+        Some(resource) => {
+            let builder = ResourceMetadata::builder(resource.clone())
+                .authorization_server(issuer.clone())
+                .scopes_supported(["admin"]);
+            let builder = if allow_http {
+                builder.allow_insecure_http()
+            } else {
+                builder
+            };
+            Some(
+                builder
+                    .build()
+                    .map_err(|e| format!("MESHWARD_RESOURCE={resource:?}: {e}"))?,
+            )
+        }
+    };
     let redis = var("MESHWARD_REDIS_URL");
     if redis.is_some() {
         if rate_limit.is_none() && !replay_guard {
@@ -308,6 +338,7 @@ fn config() -> Result<Config, String> {
         replay_guard,
         redis,
         introspect,
+        resource,
     })
 }
 
@@ -532,8 +563,11 @@ fn app<V: Verifier + std::fmt::Debug>(
     authz: Authorization,
     quota: Option<QuotaLayer>,
 ) -> Router {
-    let auth = AuthLayer::new(verifier)
-        .with_rejection_response(DefaultRejectionResponse::new().realm(config.issuer.clone()));
+    let mut responder = DefaultRejectionResponse::new().realm(config.issuer.clone());
+    if let Some(metadata) = &config.resource {
+        responder = responder.resource_metadata(metadata.url());
+    }
+    let auth = AuthLayer::new(verifier).with_rejection_response(responder);
     let mut protected = Router::new()
         .route(
             "/admin",
@@ -561,8 +595,11 @@ fn app<V: Verifier + std::fmt::Debug>(
         .route("/bench/open", get(subject))
         .layer(tower::layer::util::Identity::new());
     let protected = protected.layer(auth);
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    let mut open = Router::new();
+    if let Some(metadata) = &config.resource {
+        open = open.route_service(&metadata.path(), metadata.clone());
+    }
+    open.route("/healthz", get(|| async { "ok" }))
         .route("/peer", get(peer))
         .merge(bench_open)
         .merge(bench_protected)

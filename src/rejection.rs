@@ -158,8 +158,17 @@ impl Rejection {
     /// The `WWW-Authenticate` challenge, when the kind has one (401, 400 and the
     /// insufficient-scope 403).
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        self.challenge(realm, None)
+    }
+
+    /// The challenge with a `realm` and an RFC 9728 `resource_metadata` parameter.
+    fn challenge(
+        &self,
+        realm: Option<&str>,
+        resource_metadata: Option<&str>,
+    ) -> Option<HeaderValue> {
         let mut value = String::from("Bearer");
-        let mut params = Vec::with_capacity(4);
+        let mut params = Vec::with_capacity(5);
         if let Some(realm) = realm {
             params.push(("realm", realm));
         }
@@ -175,6 +184,9 @@ impl Rejection {
         {
             params.push(("scope", scope));
         }
+        if let Some(url) = resource_metadata {
+            params.push(("resource_metadata", url));
+        }
         for (i, (name, param)) in params.iter().enumerate() {
             value.push_str(if i == 0 { " " } else { ", " });
             value.push_str(name);
@@ -188,9 +200,17 @@ impl Rejection {
     /// Renders the rejection as a plain HTTP response: status, challenge, `Retry-After`
     /// when the refusal says how long to wait, empty body.
     pub fn to_http_response<B: Default>(&self, realm: Option<&str>) -> Response<B> {
+        self.http_response(realm, None)
+    }
+
+    fn http_response<B: Default>(
+        &self,
+        realm: Option<&str>,
+        resource_metadata: Option<&str>,
+    ) -> Response<B> {
         let mut response = Response::new(B::default());
         *response.status_mut() = self.status();
-        if let Some(challenge) = self.www_authenticate(realm) {
+        if let Some(challenge) = self.challenge(realm, resource_metadata) {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
         if let Some(wait) = self.retry_after {
@@ -347,18 +367,26 @@ where
     }
 }
 
-/// Parameters every `WWW-Authenticate` challenge of a server carries (today the `realm`),
-/// configured once on the first layer's [`DefaultRejectionResponse`] and passed on to the
-/// layers after it in the request extensions.
-#[derive(Clone, PartialEq, Eq)]
+/// Parameters every `WWW-Authenticate` challenge of a server carries (the `realm`, and the
+/// RFC 9728 `resource_metadata` URL), configured once on the first layer's
+/// [`DefaultRejectionResponse`] and passed on to the layers after it in the request
+/// extensions.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ChallengeParams {
-    realm: Arc<str>,
+    realm: Option<Arc<str>>,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl ChallengeParams {
-    /// The `realm` parameter.
+    /// The `realm` parameter (empty when only the resource metadata was configured).
     pub fn realm(&self) -> &str {
-        &self.realm
+        self.realm.as_deref().unwrap_or("")
+    }
+
+    /// The `resource_metadata` parameter: where the server's protected-resource metadata
+    /// (RFC 9728) is served.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
     }
 }
 
@@ -366,8 +394,19 @@ impl fmt::Debug for ChallengeParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChallengeParams")
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
             .finish()
     }
+}
+
+/// A challenge parameter's value: control characters dropped (quotes and backslashes are
+/// escaped when rendered).
+fn param_value(value: String) -> Arc<str> {
+    value
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .into()
 }
 
 /// The standard rendering: gRPC trailers-only for `content-type: application/grpc*`, else
@@ -390,10 +429,22 @@ impl DefaultRejectionResponse {
     /// after it. Quotes and backslashes are escaped; control characters are dropped.
     #[must_use]
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        let realm: String = realm.into().chars().filter(|c| !c.is_control()).collect();
-        self.params = Some(ChallengeParams {
-            realm: realm.into(),
-        });
+        self.params
+            .get_or_insert_with(ChallengeParams::default)
+            .realm = Some(param_value(realm.into()));
+        self
+    }
+
+    /// Adds `resource_metadata="…"` (RFC 9728 §5.1) to every challenge: the URL of the
+    /// server's protected-resource metadata, from which a client learns which
+    /// authorization server to get a token from. See
+    /// [`ResourceMetadata`](crate::jwt::ResourceMetadata), whose
+    /// [`url`](crate::jwt::ResourceMetadata::url) this usually is.
+    #[must_use]
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.params
+            .get_or_insert_with(ChallengeParams::default)
+            .resource_metadata = Some(param_value(url.into()));
         self
     }
 }
@@ -401,7 +452,7 @@ impl DefaultRejectionResponse {
 impl fmt::Debug for DefaultRejectionResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DefaultRejectionResponse")
-            .field("realm", &self.params.as_ref().map(ChallengeParams::realm))
+            .field("params", &self.params)
             .finish()
     }
 }
@@ -415,7 +466,10 @@ impl<B: Default> RejectionResponse<B> for DefaultRejectionResponse {
             .params
             .as_ref()
             .or_else(|| request.extensions.get::<ChallengeParams>());
-        rejection.to_http_response(params.map(ChallengeParams::realm))
+        rejection.http_response(
+            params.and_then(|p| p.realm.as_deref()),
+            params.and_then(ChallengeParams::resource_metadata),
+        )
     }
 
     fn challenge_params(&self) -> Option<&ChallengeParams> {
@@ -633,5 +687,60 @@ mod tests {
         let response: Response<()> =
             respond(&own, rejection(RejectionKind::MissingCredentials), request);
         assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer realm=\"own\"");
+    }
+
+    #[test]
+    fn resource_metadata_is_named_in_every_challenge_and_passed_on() {
+        let url = "https://api.test/.well-known/oauth-protected-resource";
+        let first = DefaultRejectionResponse::new()
+            .realm("api")
+            .resource_metadata(format!("{url}\n"));
+        let challenge = |responder: &DefaultRejectionResponse, kind, pass_on: bool| {
+            let mut request = Request::new(());
+            if pass_on {
+                pass_on_challenge::<(), _>(&first, request.extensions_mut());
+            }
+            let response: Response<()> = respond(responder, rejection(kind), request);
+            response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            challenge(&first, RejectionKind::MissingCredentials, false).unwrap(),
+            format!("Bearer realm=\"api\", resource_metadata=\"{url}\"")
+        );
+        let invalid = challenge(&first, RejectionKind::InvalidToken, false).unwrap();
+        assert!(
+            invalid.starts_with("Bearer realm=\"api\", error=\"invalid_token\""),
+            "{invalid}"
+        );
+        assert!(
+            invalid.ends_with(&format!(", resource_metadata=\"{url}\"")),
+            "{invalid}"
+        );
+        // Passed on to a later layer's default responder; none where no challenge is due.
+        let later = DefaultRejectionResponse::new();
+        assert!(
+            challenge(&later, RejectionKind::MissingCredentials, true)
+                .unwrap()
+                .contains("resource_metadata")
+        );
+        assert_eq!(challenge(&later, RejectionKind::Unavailable, true), None);
+        // Alone, without a realm.
+        let alone = DefaultRejectionResponse::new().resource_metadata(url);
+        assert_eq!(
+            challenge(&alone, RejectionKind::MissingCredentials, false).unwrap(),
+            format!("Bearer resource_metadata=\"{url}\"")
+        );
+        assert_eq!(
+            RejectionResponse::<()>::challenge_params(&alone).map(ChallengeParams::realm),
+            Some("")
+        );
+        assert_eq!(
+            RejectionResponse::<()>::challenge_params(&first)
+                .and_then(ChallengeParams::resource_metadata),
+            Some(url)
+        );
     }
 }

@@ -259,6 +259,13 @@ kinded_error! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
+    /// A protected resource's identifier is not an absolute `https` URL without a query or
+    /// fragment (RFC 9728 §1.2).
+    #[error("invalid resource identifier: {reason}")]
+    InvalidResource {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
     /// A key could not be parsed (bad PEM, bad JWK parameters, unsupported curve).
     #[error("invalid key: {reason}")]
     InvalidKey {

@@ -62,6 +62,7 @@ mod future;
 pub(crate) mod jwks;
 pub(crate) mod keys;
 mod layer;
+mod metadata;
 mod service;
 mod source;
 mod validator;
@@ -80,6 +81,8 @@ pub use self::jwks::{KeySourceError, KeySourceErrorKind, KeySourceStats, RemoteK
 pub use self::keys::{KeySet, VerifyingKey};
 #[doc(inline)]
 pub use self::layer::AuthLayer;
+#[doc(inline)]
+pub use self::metadata::{ResourceMetadata, ResourceMetadataBuilder};
 #[doc(inline)]
 pub use self::service::Auth;
 #[doc(inline)]

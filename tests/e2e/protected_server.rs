@@ -509,3 +509,85 @@ async fn a_rate_limit_per_subject_and_shared_on_redis() {
         drop((one, two));
     }
 }
+
+#[tokio::test]
+async fn protected_resource_metadata_is_served_and_named_in_challenges() {
+    let key = SigningKey::generate(Algorithm::ES256, "k-prm");
+    let dir = TempDir::new("protected-prm");
+    let jwks_file = dir.write("jwks.json", &jwks(&[key.jwk_json()]));
+    let base = vec![
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
+        ("MESHWARD_JWKS_FILE", jwks_file.display().to_string()),
+    ];
+    let mut envs = base.clone();
+    envs.push(("MESHWARD_RESOURCE", "https://api.test/orders".into()));
+    let (child, port) = start(&envs).await;
+    let url = "https://api.test/.well-known/oauth-protected-resource/orders";
+
+    let seen = http_get(
+        &format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/orders"),
+        &[],
+    )
+    .await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    assert_eq!(
+        seen.json(),
+        json!({
+            "resource": "https://api.test/orders",
+            "authorization_servers": [ISSUER],
+            "scopes_supported": ["admin"],
+            "bearer_methods_supported": ["header"],
+        })
+    );
+    // Every challenge names it: no token, a bad token, a missing scope.
+    let challenge = |path: &'static str, token: Option<String>| async move {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        let seen = http_get(&format!("http://127.0.0.1:{port}{path}"), &headers).await;
+        (
+            seen.status,
+            seen.header("www-authenticate").map(str::to_owned),
+        )
+    };
+    let named = format!("resource_metadata=\"{url}\"");
+    let (status, header) = challenge("/whoami", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        header.unwrap(),
+        format!("Bearer realm=\"{ISSUER}\", {named}")
+    );
+    let (status, header) = challenge("/whoami", Some("not.a.token".into())).await;
+    assert_eq!(status, 401);
+    assert!(header.unwrap().ends_with(&named));
+    let reader = key.sign(&claims("alice", "read"));
+    let (status, header) = challenge("/admin", Some(reader.clone())).await;
+    assert_eq!(status, 403);
+    assert!(
+        header.unwrap().contains(&named),
+        "the scope layer gets it passed on"
+    );
+    assert_eq!(challenge("/whoami", Some(reader)).await.0, 200);
+    drop(child);
+
+    // An identifier that is not an https URL stops the server at start.
+    for bad in [
+        "http://api.test/orders",
+        "not a url",
+        "https://api.test/x?y",
+    ] {
+        let out = tokio::process::Command::new(example_binary())
+            .env_clear()
+            .envs(base.iter().map(|(k, v)| (k, v)))
+            .env("MESHWARD_RESOURCE", bad)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_RESOURCE"));
+    }
+}
