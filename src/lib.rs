@@ -104,6 +104,8 @@ pub mod mint;
 #[cfg(feature = "mtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
 pub mod mtls;
+#[cfg(feature = "remote")]
+mod oauth;
 pub mod quota;
 pub mod state;
 

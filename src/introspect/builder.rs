@@ -10,10 +10,10 @@ use tokio::sync::OnceCell;
 
 use super::error::{IntrospectorConfigError, IntrospectorConfigErrorKind};
 use super::introspector::{Counters, Inner, Introspector, UntilExpiry};
-use super::request::ClientAuth;
 use super::response::Checks;
 use crate::jwt::Validator;
 use crate::mint::SigningKey;
+use crate::oauth::ClientAuth;
 
 /// Default bound on the answers cached (active and inactive together).
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;

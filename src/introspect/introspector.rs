@@ -15,9 +15,10 @@ use tokio::sync::OnceCell;
 
 use super::builder::IntrospectorBuilder;
 use super::error::IntrospectionError;
-use super::request::{self, ClientAuth, Endpoint};
+use super::request;
 use super::response::{self, Checks, Verdict};
 use crate::jwt::{Attempt, TokenError, TokenErrorKind, Validator, Verifier};
+use crate::oauth::{ClientAuth, Endpoint};
 use crate::principal::{Principal, VerifiedToken, unix_now};
 
 /// The cache key of a token: its SHA-256 (a collision would need a second preimage).
