@@ -98,6 +98,9 @@ mod rejection;
 pub mod authz;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod exchange;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub mod introspect;
 pub mod jwt;
 pub mod mint;

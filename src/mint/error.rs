@@ -30,6 +30,10 @@ pub enum MintErrorKind {
     /// The signature could not be made.
     #[error("signing the service token failed")]
     Signing,
+    /// A [`TokenSource`](super::TokenSource) could not get a token: the security token
+    /// service refused the exchange or could not be asked (the source says which).
+    #[error("no token could be obtained for the outbound call")]
+    Exchange,
     /// The token does not fit in a header value (it never happens with the signer's
     /// output; kept so that it can never panic).
     #[error("the service token is not a valid header value")]
@@ -45,6 +49,7 @@ impl MintErrorKind {
             Self::NoActiveKey => "no_active_key",
             Self::Signing => "signing_failed",
             Self::InvalidHeaderValue => "invalid_header_value",
+            Self::Exchange => "exchange_failed",
         }
     }
 }

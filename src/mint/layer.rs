@@ -6,6 +6,7 @@ use tower_layer::Layer;
 
 use super::service::Mint;
 use super::signer::ServiceSigner;
+use super::source::TokenSource;
 
 type AudienceFn = dyn Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync;
 
@@ -35,16 +36,20 @@ type AudienceFn = dyn Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync;
 /// A request without a principal is refused (the call fails with a
 /// [`MintError`](super::MintError), nothing is sent) unless
 /// [`as_service_without_principal`](Self::as_service_without_principal) is named.
+///
+/// The token comes from a [`ServiceSigner`] (`T`'s default: each service signs), or from
+/// another [`TokenSource`] given to [`from_source`](MintLayer::from_source) (a token
+/// exchange at a security token service), with the same configuration otherwise.
 #[derive(Clone)]
 #[must_use]
-pub struct MintLayer {
-    config: Arc<Config>,
+pub struct MintLayer<T = ServiceSigner> {
+    config: Arc<Config<T>>,
 }
 
 /// What a [`MintLayer`] was configured with; read by `service.rs`.
 #[derive(Clone)]
-pub(crate) struct Config {
-    pub(crate) signer: ServiceSigner,
+pub(crate) struct Config<T = ServiceSigner> {
+    pub(crate) source: T,
     pub(crate) audience: Audience,
     pub(crate) narrowed: Option<Vec<String>>,
     pub(crate) as_service: bool,
@@ -76,14 +81,45 @@ impl MintLayer {
     fn with(signer: ServiceSigner, audience: Audience) -> Self {
         Self {
             config: Arc::new(Config {
-                signer,
+                source: signer,
                 audience,
                 narrowed: None,
                 as_service: false,
             }),
         }
     }
+}
 
+impl<T: TokenSource> MintLayer<T> {
+    /// Puts a token from `source` on every request, for `audience`: a token exchange at a
+    /// security token service, say. Calls without a principal fail (a source exchanges the
+    /// caller's token).
+    pub fn from_source(source: T, audience: impl Into<String>) -> Self {
+        Self::with_source(source, Audience::Fixed(audience.into()))
+    }
+
+    /// As [`from_source`](Self::from_source), the audience answered by `audience` for each
+    /// request; `None` refuses the call.
+    pub fn from_source_with_audience_fn<F>(source: T, audience: F) -> Self
+    where
+        F: Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync + 'static,
+    {
+        Self::with_source(source, Audience::From(Arc::new(audience)))
+    }
+
+    fn with_source(source: T, audience: Audience) -> Self {
+        Self {
+            config: Arc::new(Config {
+                source,
+                audience,
+                narrowed: None,
+                as_service: false,
+            }),
+        }
+    }
+}
+
+impl<T: Clone> MintLayer<T> {
     /// Passes on only the principal's scopes that are among `scopes` (a hop may narrow the
     /// scopes it passes on, never widen them).
     pub fn narrow_scopes<I>(mut self, scopes: I) -> Self
@@ -97,7 +133,8 @@ impl MintLayer {
     }
 
     /// Calls without a principal go out with a token of the service acting for itself
-    /// (`sub` = the service, no embedded token) instead of failing.
+    /// (`sub` = the service, no embedded token) instead of failing. Self-issued tokens
+    /// only: a [`TokenSource`] exchanges the caller's token, so without one the call fails.
     ///
     /// # Security
     ///
@@ -109,22 +146,22 @@ impl MintLayer {
     }
 }
 
-impl<S> Layer<S> for MintLayer {
-    type Service = Mint<S>;
+impl<S, T> Layer<S> for MintLayer<T> {
+    type Service = Mint<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Mint::new(inner, Arc::clone(&self.config))
     }
 }
 
-impl fmt::Debug for MintLayer {
+impl<T: fmt::Debug> fmt::Debug for MintLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let audience = match &self.config.audience {
             Audience::Fixed(a) => a.as_str(),
             Audience::From(_) => "<fn>",
         };
         f.debug_struct("MintLayer")
-            .field("signer", &self.config.signer)
+            .field("source", &self.config.source)
             .field("audience", &audience)
             .field("narrowed", &self.config.narrowed)
             .field("as_service", &self.config.as_service)

@@ -52,6 +52,7 @@ mod publish;
 mod replay;
 mod service;
 mod signer;
+pub(crate) mod source;
 
 #[doc(inline)]
 pub use self::chain::{
@@ -63,7 +64,7 @@ pub use self::error::{
     ReplayGuardErrorKind,
 };
 #[doc(inline)]
-pub use self::future::ResponseFuture;
+pub use self::future::{ObtainFuture, ResponseFuture};
 #[doc(inline)]
 pub use self::key::SigningKey;
 #[doc(inline)]
@@ -79,6 +80,8 @@ pub use self::signer::{
     DEFAULT_JWKS_MAX_AGE, DEFAULT_MINTED_TOKEN_CACHE, DEFAULT_ROTATION_OVERLAP,
     DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME, ServiceSigner, ServiceSignerBuilder, ServiceToken,
 };
+#[doc(inline)]
+pub use self::source::TokenSource;
 
 /// The `typ` header of a service token.
 pub const TOKEN_TYPE: &str = crate::jwt::SERVICE_TOKEN_TYPE;

@@ -10,8 +10,13 @@
 // answers introspection for the resource server's clients only: orders-api
 // (client_secret_basic) and orders-api-jwt (private_key_jwt with the public JWK passed in
 // RS_JWK); nosy-client authenticates but may introspect nothing.
+//
+// As a security token service it exchanges (RFC 8693, a grant registered below) an opaque
+// access token of its own for one addressed to urn:meshward:inventory, for orders-api:
+// the issued token names the subject token's client as `sub` and orders-api as `act.sub`,
+// with the subject token's scopes or fewer.
 import { generateKeyPairSync } from 'node:crypto';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const port = Number(process.env.PORT);
 const keyset = process.env.KEYSET || 'a';
@@ -30,6 +35,9 @@ const keys = [
 
 const rsJwk = process.env.RS_JWK ? JSON.parse(process.env.RS_JWK) : undefined;
 const resourceServers = new Set(['orders-api', 'orders-api-jwt']);
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const exchangeAudiences = new Set(['urn:meshward:inventory']);
 
 const opaque = {
   'urn:meshward:opaque': 300,
@@ -55,7 +63,7 @@ const provider = new Provider(issuer, {
   }, {
     client_id: 'orders-api',
     client_secret: 'orders-api-secret-orders-api-secret-orders-api',
-    grant_types: [],
+    grant_types: [TOKEN_EXCHANGE],
     redirect_uris: [],
     response_types: [],
     token_endpoint_auth_method: 'client_secret_basic',
@@ -76,6 +84,8 @@ const provider = new Provider(issuer, {
     jwks: { keys: [rsJwk] },
   }] : [])],
   scopes: ['orders:read', 'orders:write'],
+  // The exchanged token's `sub` and `act` (set by the grant below), in introspection.
+  extraTokenClaims: (ctx, token) => token.exchange,
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -97,7 +107,7 @@ const provider = new Provider(issuer, {
           };
         }
         const alg = algorithms[resource];
-        if (!alg) throw new Provider.errors.InvalidTarget();
+        if (!alg) throw new errors.InvalidTarget();
         return {
           scope: 'orders:read orders:write',
           audience: resource,
@@ -108,6 +118,40 @@ const provider = new Provider(issuer, {
       },
     },
   },
+});
+
+provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+  const { params, client } = ctx.oidc;
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest('unsupported subject_token_type');
+  }
+  const subject = await provider.ClientCredentials.find(params.subject_token);
+  if (!subject || !subject.isValid) {
+    throw new errors.InvalidGrant('subject token is not active');
+  }
+  if (!exchangeAudiences.has(params.audience)) {
+    throw new errors.InvalidTarget();
+  }
+  const held = new Set((subject.scope || '').split(' ').filter(Boolean));
+  const requested = params.scope ? params.scope.split(' ') : [...held];
+  if (requested.some((scope) => !held.has(scope))) {
+    throw new errors.InvalidScope('scope exceeds the subject token', params.scope);
+  }
+  const token = new provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
+  token.aud = params.audience;
+  token.exchange = { sub: subject.clientId, act: { sub: client.clientId } };
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: 'Bearer',
+    expires_in: token.expiration,
+    scope: token.scope,
+  };
+}, ['subject_token', 'subject_token_type', 'audience', 'resource', 'scope', 'requested_token_type']);
+
+provider.on('server_error', (ctx, error) => {
+  console.error('oidc-provider server_error:', error);
 });
 
 provider.listen(port, '127.0.0.1', () => {
