@@ -32,3 +32,5 @@ mod polyglot;
 mod protected_server;
 #[path = "e2e/quota.rs"]
 mod quota;
+#[path = "e2e/tenants.rs"]
+mod tenants;

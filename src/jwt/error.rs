@@ -259,6 +259,13 @@ kinded_error! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
+    /// An [`IssuerTemplate`](super::IssuerTemplate) pattern without exactly one
+    /// placeholder, or without an audience.
+    #[error("invalid issuer template: {reason}")]
+    InvalidIssuerTemplate {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
     /// A protected resource's identifier is not an absolute `https` URL without a query or
     /// fragment (RFC 9728 §1.2).
     #[error("invalid resource identifier: {reason}")]

@@ -87,10 +87,14 @@ pub use self::metadata::{ResourceMetadata, ResourceMetadataBuilder};
 pub use self::service::Auth;
 #[doc(inline)]
 pub use self::source::KeySource;
+#[cfg(feature = "remote")]
+#[doc(inline)]
+pub use self::validator::IssuerTemplate;
 #[doc(inline)]
 pub use self::validator::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_HEADER_LEN, DEFAULT_MAX_TOKEN_LEN, DEFAULT_TOKEN_CACHE_CAPACITY,
-    Issuer, Validator, ValidatorBuilder, ValidatorStats,
+    DEFAULT_LEEWAY, DEFAULT_MAX_HEADER_LEN, DEFAULT_MAX_RESOLVED_ISSUERS, DEFAULT_MAX_TOKEN_LEN,
+    DEFAULT_NEW_ISSUERS_PER_MINUTE, DEFAULT_TOKEN_CACHE_CAPACITY, Issuer, IssuerResolver,
+    Validator, ValidatorBuilder, ValidatorStats,
 };
 pub(crate) use self::validator::{SERVICE_TOKEN_TYPE, header_type};
 #[doc(inline)]

@@ -38,3 +38,5 @@
 //! | introspection | HTTPS, 5 s, 64 KiB answers, 8 KiB tokens, no redirects; client authentication required | a token and client credentials travel in each request; an endpoint must not be replaceable or unbounded |
 //! | introspection cache | 10 000 answers under the token's SHA-256; active ones until `exp` or 60 s, whichever is first; inactive ones 10 s; failures not cached | a token seen again costs no request; 60 s bounds how long a revoked token is still admitted |
 //! | introspection endpoint failing | 503 / `UNAVAILABLE` | an outage of the provider is not an invalid token |
+//! | resolved issuers (`issuer_resolver`) | 100 kept; 60 new ones a minute, then 503; a template's tenant one segment of `[A-Za-z0-9._-]`, at most 64 | a client naming random tenants must not grow memory or make the validator fetch without end; "could not check now" is a 503, not an admission |
+//! | token exchange | 5 s, 64 KiB answers, no redirects; issued tokens reused for three quarters of their life (at least 5 s before they expire), 10 000 kept | a hot path exchanges once per token and target, never sends a token about to expire |

@@ -14,6 +14,9 @@ use super::super::jwks::refresh::Location;
 use super::super::keys::{DEFAULT_ALGORITHMS, KeySet, VerifyingKey};
 use super::super::source::{KeySource, SourceKind};
 use super::lookup::IssuerEntry;
+use super::resolve::{
+    DEFAULT_MAX_RESOLVED_ISSUERS, DEFAULT_NEW_ISSUERS_PER_MINUTE, IssuerResolver, Resolved,
+};
 use super::verify::normalize_type;
 use super::{
     Counters, DEFAULT_LEEWAY, DEFAULT_MAX_HEADER_LEN, DEFAULT_MAX_TOKEN_LEN,
@@ -88,7 +91,7 @@ impl Issuer {
         self
     }
 
-    fn build(self, allowed: &[Algorithm]) -> Result<IssuerEntry, ConfigError> {
+    pub(super) fn build_entry(self, allowed: &[Algorithm]) -> Result<IssuerEntry, ConfigError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -190,6 +193,9 @@ pub struct ValidatorBuilder {
     max_token_len: usize,
     max_header_len: usize,
     cache_capacity: u64,
+    resolver: Option<Box<dyn IssuerResolver>>,
+    max_resolved_issuers: u64,
+    new_issuers_per_minute: u32,
     error: Option<ConfigError>,
 }
 
@@ -207,6 +213,9 @@ impl ValidatorBuilder {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             max_header_len: DEFAULT_MAX_HEADER_LEN,
             cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            resolver: None,
+            max_resolved_issuers: DEFAULT_MAX_RESOLVED_ISSUERS,
+            new_issuers_per_minute: DEFAULT_NEW_ISSUERS_PER_MINUTE,
             error: None,
         }
     }
@@ -329,6 +338,30 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Asks `resolver` about tokens whose `iss` is none of the configured issuers (the
+    /// tenants of a multi-tenant provider: [`IssuerTemplate`]); what it answers is kept for
+    /// up to [`max_resolved_issuers`](Self::max_resolved_issuers) issuers.
+    pub fn issuer_resolver(mut self, resolver: impl IssuerResolver) -> Self {
+        self.resolver = Some(Box::new(resolver));
+        self
+    }
+
+    /// How many resolved issuers to keep (default 100); beyond, the least recently used is
+    /// forgotten (and resolved again, keys fetched again, if it comes back).
+    pub fn max_resolved_issuers(mut self, max: u64) -> Self {
+        self.max_resolved_issuers = max;
+        self
+    }
+
+    /// How many issuers not seen before may be resolved per minute (default 60, with a
+    /// burst of as many): a client sending tokens that name random tenants makes the
+    /// validator fetch no more than that; past it such tokens get 503 (try again), never
+    /// an unchecked admission.
+    pub fn new_issuers_per_minute(mut self, count: u32) -> Self {
+        self.new_issuers_per_minute = count;
+        self
+    }
+
     /// How many verified tokens to remember (default 10 000; 0 turns the cache off).
     /// Memory is bounded by about twice the token size per entry.
     pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
@@ -354,7 +387,7 @@ impl ValidatorBuilder {
         }
         let mut issuers: Vec<IssuerEntry> = Vec::with_capacity(self.issuers.len());
         for issuer in self.issuers {
-            let entry = issuer.build(&self.algorithms)?;
+            let entry = issuer.build_entry(&self.algorithms)?;
             if issuers.iter().any(|i| i.issuer == entry.issuer) {
                 return Err(ConfigErrorKind::DuplicateIssuer {
                     issuer: entry.issuer,
@@ -375,8 +408,13 @@ impl ValidatorBuilder {
                 }
             }
         }
+        let resolved = self
+            .resolver
+            .map(|r| Resolved::new(r, self.max_resolved_issuers, self.new_issuers_per_minute))
+            .transpose()?;
         Ok(Validator::from_inner(Inner {
             issuers,
+            resolved,
             algorithms: self.algorithms,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             max_lifetime: self

@@ -8,6 +8,7 @@
 
 mod builder;
 mod lookup;
+mod resolve;
 mod verify;
 
 use std::fmt;
@@ -23,6 +24,11 @@ pub use self::builder::{Issuer, ValidatorBuilder};
 #[cfg(feature = "remote")]
 use self::lookup::NeedsKeys;
 use self::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
+#[cfg(feature = "remote")]
+pub use self::resolve::IssuerTemplate;
+pub use self::resolve::{
+    DEFAULT_MAX_RESOLVED_ISSUERS, DEFAULT_NEW_ISSUERS_PER_MINUTE, IssuerResolver,
+};
 pub(crate) use self::verify::{SERVICE_TOKEN_TYPE, header_type};
 use super::cache::{self, TokenCache};
 use super::error::{TokenError, TokenErrorKind};
@@ -89,6 +95,8 @@ pub struct Validator {
 /// `lookup.rs`.
 pub(super) struct Inner {
     pub(super) issuers: Vec<IssuerEntry>,
+    /// Issuers found on demand, when a resolver is configured.
+    pub(super) resolved: Option<self::resolve::Resolved>,
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     pub(super) algorithms: Vec<Algorithm>,
     pub(super) leeway: i64,
@@ -189,15 +197,23 @@ impl Validator {
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             #[cfg(feature = "remote")]
-            key_sources: self
-                .inner
-                .issuers
-                .iter()
-                .filter_map(|i| match &i.keys {
-                    SourceKind::Remote(r) => Some((i.issuer.clone(), KeySourceStats::of(r))),
-                    SourceKind::Static(_) => None,
-                })
-                .collect(),
+            key_sources: {
+                let resolved = self
+                    .inner
+                    .resolved
+                    .as_ref()
+                    .map(|r| r.entries(true))
+                    .unwrap_or_default();
+                self.inner
+                    .issuers
+                    .iter()
+                    .chain(resolved.iter().map(|e| &**e))
+                    .filter_map(|i| match &i.keys {
+                        SourceKind::Remote(r) => Some((i.issuer.clone(), KeySourceStats::of(r))),
+                        SourceKind::Static(_) => None,
+                    })
+                    .collect()
+            },
         }
     }
 
@@ -228,14 +244,21 @@ impl Validator {
     pub(crate) fn key_generation(&self) -> u64 {
         #[cfg(feature = "remote")]
         {
+            let generation = |issuer: &IssuerEntry| match &issuer.keys {
+                SourceKind::Remote(remote) => remote.generation(),
+                SourceKind::Static(_) => 0,
+            };
+            let resolved = self.inner.resolved.as_ref().map_or(0, |r| {
+                r.entries(false)
+                    .iter()
+                    .map(|e| generation(e))
+                    .fold(0, u64::wrapping_add)
+            });
             self.inner
                 .issuers
                 .iter()
-                .map(|issuer| match &issuer.keys {
-                    SourceKind::Remote(remote) => remote.generation(),
-                    SourceKind::Static(_) => 0,
-                })
-                .fold(0, u64::wrapping_add)
+                .map(generation)
+                .fold(resolved, u64::wrapping_add)
         }
         #[cfg(not(feature = "remote"))]
         0

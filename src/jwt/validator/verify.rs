@@ -14,6 +14,7 @@ use super::super::claims;
 use super::super::error::{TokenError, TokenErrorKind};
 use super::Inner;
 use super::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
+use super::resolve::Unresolved;
 use crate::principal::{Scopes, TypedClaims, VerifiedToken, claim_at_path, unix_time};
 
 #[derive(serde::Deserialize)]
@@ -150,11 +151,23 @@ impl Inner {
         let issuer_name = claims::string(&claims, "iss")?.ok_or(TokenErrorKind::MissingClaim {
             claim: "iss".into(),
         })?;
-        let issuer = self
-            .issuers
-            .iter()
-            .find(|i| i.issuer == issuer_name)
-            .ok_or(TokenErrorKind::InvalidIssuer)?;
+        let resolved;
+        let issuer = match self.issuers.iter().find(|i| i.issuer == issuer_name) {
+            Some(issuer) => issuer,
+            None => {
+                let resolver = self
+                    .resolved
+                    .as_ref()
+                    .ok_or(TokenErrorKind::InvalidIssuer)?;
+                resolved = resolver
+                    .entry(&issuer_name, &self.algorithms, self.cache.as_ref())
+                    .map_err(|unresolved| match unresolved {
+                        Unresolved::Refused => TokenErrorKind::InvalidIssuer,
+                        Unresolved::Throttled => TokenErrorKind::KeysUnavailable,
+                    })?;
+                &*resolved
+            }
+        };
         issuer
             .with_key(kid, alg, &self.algorithms, policy, |key| {
                 check_signature(key, alg, signing_input.as_bytes(), signature_b64)?;
