@@ -339,7 +339,7 @@ impl ValidatorBuilder {
     }
 
     /// Asks `resolver` about tokens whose `iss` is none of the configured issuers (the
-    /// tenants of a multi-tenant provider: [`IssuerTemplate`]); what it answers is kept for
+    /// tenants of a multi-tenant provider: [`IssuerTemplate`](crate::jwt::IssuerTemplate)); what it answers is kept for
     /// up to [`max_resolved_issuers`](Self::max_resolved_issuers) issuers.
     pub fn issuer_resolver(mut self, resolver: impl IssuerResolver) -> Self {
         self.resolver = Some(Box::new(resolver));
