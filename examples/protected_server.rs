@@ -79,7 +79,7 @@
 //! | `GET /healthz` | 200 `ok`, no token needed |
 //! | `GET /whoami` | 200 with JSON `{sub, iss, scopes}` for any valid token; through services also `caller` and `chain` (the services in call order) |
 //! | `GET /admin` | as `/whoami`, but the token must carry scope `admin` (else 403) |
-//! | `GET /peer` | no token needed, a client certificate is: 200 with JSON `{spiffe_id, dns, uris, subject, x5t#S256}`, 401 without one |
+//! | `GET /peer` | no token needed, a client certificate is: 200 with JSON `{spiffe_id, dns, uris, subject, x5t#S256}`; without one 401 with JSON `{"error": "client_certificate_required", …}` and no Bearer challenge |
 //! | `GET /.well-known/oauth-protected-resource…` | with `MESHWARD_RESOURCE`: the metadata document (JSON), no token needed |
 //! | `GET /bench/open` | 200 with JSON `{"sub": null}`, no token needed |
 //! | `GET /bench/protected` | the same handler behind the token layer only (no rules or policy): 200 with JSON `{"sub": …}` |
@@ -92,9 +92,8 @@
 //!
 //! Refused requests get 401 (`WWW-Authenticate: Bearer …, error="invalid_token"`), 400 for a
 //! malformed `Authorization` header, 403 `insufficient_scope`, 403 for a rule or policy that
-//! refuses, 429 past the quota. Set `RUST_LOG`-style
-//! filtering through your own subscriber to see the `meshward::audit` events; this example
-//! prints them at `info`.
+//! refuses, 429 past the quota. Log lines, the `meshward::audit` events among them, go to
+//! stderr at `info`; `RUST_LOG` filters them (`RUST_LOG=warn,meshward::audit=info`).
 //!
 //! The process exits with status 2 and a message naming the variable when the
 //! configuration is missing or wrong.
@@ -417,8 +416,19 @@ async fn whoami(principal: Principal) -> Json<Value> {
     Json(body)
 }
 
-async fn peer(identity: PeerIdentity) -> Json<Value> {
-    Json(peer_json(&identity))
+/// The client certificate's identity; without one (plain HTTP, or TLS without a client
+/// certificate) a 401 that says what is missing, with no Bearer challenge: no token helps.
+async fn peer(identity: Option<PeerIdentity>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match identity {
+        Some(identity) => Json(peer_json(&identity)).into_response(),
+        None => (
+            http::StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "client_certificate_required",
+                        "error_description": "this route needs a client certificate (mutual TLS)"})),
+        )
+            .into_response(),
+    }
 }
 
 fn key_source(config: &Config) -> Result<KeySource, String> {
@@ -626,8 +636,13 @@ fn acceptor(tls: &Tls) -> Result<MtlsAcceptor, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // RUST_LOG-style filtering (`RUST_LOG=meshward::audit=warn`), `info` by default; every
+    // line, audit events included, on stderr.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .init();
     let config = match config() {
         Ok(config) => config,

@@ -450,6 +450,11 @@ async fn a_rate_limit_per_subject_and_shared_on_redis() {
     assert_eq!(get(port, "/admin", Some(&alice)).await.status, 429);
     assert_eq!(get(port, "/whoami", Some(&bob)).await.status, 200);
     assert_eq!(get(port, "/healthz", None).await.status, 200);
+    // /peer over plain HTTP: no certificate, and no Bearer challenge (no token helps).
+    let seen = get(port, "/peer", Some(&alice)).await;
+    assert_eq!(seen.status, 401);
+    assert_eq!(seen.header("www-authenticate"), None);
+    assert_eq!(seen.json()["error"], "client_certificate_required");
     assert_eq!(
         get(port, "/whoami", None).await.status,
         401,
@@ -590,4 +595,46 @@ async fn protected_resource_metadata_is_served_and_named_in_challenges() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("MESHWARD_RESOURCE"));
     }
+}
+
+/// The README's path: `dev_token` twice into one folder gives two tokens that the README's
+/// validator (issuer, audience, `at+jwt`) accepts with the one `jwks.json` read once.
+#[tokio::test]
+async fn dev_token_keeps_its_key_and_makes_at_jwt_tokens_for_the_readme_service() {
+    let binary =
+        example_binary().with_file_name(format!("dev_token{}", std::env::consts::EXE_SUFFIX));
+    let dir = TempDir::new("dev-token");
+    let folder = dir.0.join("dev");
+    let mint = |scopes: &[&str]| {
+        let out = std::process::Command::new(&binary)
+            .env_clear()
+            .arg(&folder)
+            .args(scopes)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let first = mint(&["orders:read", "admin"]);
+    let jwks_once = std::fs::read_to_string(folder.join("jwks.json")).unwrap();
+    let second = mint(&["orders:read"]);
+    assert_eq!(
+        std::fs::read_to_string(folder.join("jwks.json")).unwrap(),
+        jwks_once,
+        "the key is kept"
+    );
+    let validator = meshward::jwt::Validator::builder("https://id.example.com", ["orders"])
+        .add_keys(meshward::jwt::KeySet::from_jwks_json(&jwks_once).unwrap())
+        .require_type("at+jwt")
+        .build()
+        .unwrap();
+    let p = validator.validate(&first).await.unwrap();
+    assert!(p.scopes().contains("admin"));
+    let p = validator.validate(&second).await.unwrap();
+    assert_eq!(p.subject(), Some("dev-user"));
+    assert!(!p.scopes().contains("admin"));
 }
