@@ -302,9 +302,12 @@ impl Introspector {
         let now = Instant::now();
         let answer = match response::check(&inner.checks, parsed, token, unix_now()) {
             Ok(Verdict::Active(verified)) => {
-                let left = u64::try_from(verified.expires_at - unix_now()).unwrap_or(0);
+                // To the instant of `exp`, not the second: the entry is gone when it passes.
+                let left = crate::principal::unix_time(verified.expires_at)
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
                 Answer {
-                    until: now + Duration::from_secs(left).min(inner.ceiling),
+                    until: now + left.min(inner.ceiling),
                     token: Some(verified),
                     refusal: None,
                 }

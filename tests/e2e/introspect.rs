@@ -532,4 +532,16 @@ async fn builders_refuse_what_cannot_work() {
         TokenErrorKind::TooLarge { len: 17, max: 16 }
     );
     assert_eq!(i.stats().introspections, 0);
+
+    // warm_up finds the endpoint now, and says when it cannot.
+    let nowhere = Introspector::builder("http://127.0.0.1:1", ["orders"])
+        .client_secret_basic("a", "b")
+        .allow_insecure_http()
+        .timeout(std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert_eq!(
+        nowhere.warm_up().await.unwrap_err().kind(),
+        &IntrospectionErrorKind::Discovery
+    );
 }
