@@ -163,11 +163,18 @@ async fn opaque_tokens_from_a_real_provider_are_introspected() {
         .client_secret_basic(RS, RS_SECRET)
         .build()
         .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            kind(elsewhere.verify(&token).await),
+            TokenErrorKind::InvalidAudience {
+                expected: vec!["urn:meshward:other".into()]
+            }
+        );
+    }
     assert_eq!(
-        kind(elsewhere.verify(&token).await),
-        TokenErrorKind::InvalidAudience {
-            expected: vec!["urn:meshward:other".into()]
-        }
+        elsewhere.stats().introspections,
+        1,
+        "a refusal is cached like an inactive answer"
     );
 
     // A client the provider does not let introspect: "not active" for it.
@@ -532,6 +539,30 @@ async fn builders_refuse_what_cannot_work() {
         TokenErrorKind::TooLarge { len: 17, max: 16 }
     );
     assert_eq!(i.stats().introspections, 0);
+    // One of exactly the bound is asked about (here: no endpoint to be found, 503).
+    assert_eq!(
+        kind(i.verify(&"x".repeat(16)).await),
+        TokenErrorKind::IntrospectionUnavailable
+    );
+
+    // Refusals the layer makes itself (no token) are counted by the JWT validator beside.
+    let key = SigningKey::generate(Algorithm::ES256, "k");
+    let validator = Validator::builder(ISSUER, [AUDIENCE])
+        .add_key(meshward::jwt::VerifyingKey::from_jwk_json(&key.jwk_json().to_string()).unwrap())
+        .build()
+        .unwrap();
+    let both = base()
+        .client_secret_basic("a", "b")
+        .jwt(validator.clone())
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/whoami", get(whoami))
+        .layer(AuthLayer::new(both));
+    let server = serve_axum(app).await;
+    assert_eq!(http_get(&server.url("/whoami"), &[]).await.status, 401);
+    assert_eq!(validator.stats().rejections, vec![("missing", 1)]);
+    server.stop().await;
 
     // warm_up finds the endpoint now, and says when it cannot.
     let nowhere = Introspector::builder("http://127.0.0.1:1", ["orders"])
