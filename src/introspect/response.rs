@@ -194,6 +194,7 @@ mod tests {
         // Within the leeway.
         assert!(verdict(active(json!({"exp": NOW - 29}))).unwrap().is_some());
         assert!(verdict(active(json!({"nbf": NOW + 30}))).unwrap().is_some());
+        assert!(verdict(active(json!({"iat": NOW + 30}))).unwrap().is_some());
     }
 
     #[test]
