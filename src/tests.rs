@@ -59,13 +59,13 @@ async fn call(request: Request<()>) -> Response<()> {
 
 /// One captured event: its level and its fields, as text.
 #[derive(Debug, Clone)]
-struct Event {
-    level: tracing::Level,
-    fields: Vec<(String, String)>,
+pub(crate) struct Event {
+    pub(crate) level: tracing::Level,
+    pub(crate) fields: Vec<(String, String)>,
 }
 
 impl Event {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
@@ -77,8 +77,39 @@ impl Event {
     }
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Event>>>);
+/// Captures the events of one target (the audit events unless told otherwise).
+#[derive(Clone)]
+pub(crate) struct Capture(Arc<Mutex<Vec<Event>>>, &'static str);
+
+impl Default for Capture {
+    fn default() -> Self {
+        Self(Arc::default(), "meshward::audit")
+    }
+}
+
+/// Runs `f` with the events of `target` captured, on this thread.
+pub(crate) fn capture_events<T>(target: &'static str, f: impl FnOnce() -> T) -> (T, Vec<Event>) {
+    let capture = Capture(Arc::default(), target);
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let output = tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
+    let events = capture.0.lock().unwrap().clone();
+    (output, events)
+}
+
+/// Runs `future` to its end on a current-thread runtime, with the events of `target`
+/// captured.
+pub(crate) fn capture_async<F: Future>(target: &'static str, future: F) -> (F::Output, Vec<Event>) {
+    capture_events(target, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    })
+}
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
 
@@ -94,7 +125,7 @@ impl Visit for Fields<'_> {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "meshward::audit" {
+        if event.metadata().target() != self.1 {
             return;
         }
         let mut fields = Vec::new();

@@ -15,10 +15,6 @@ kinded_error! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExchangeErrorKind {
-    /// The outbound request carries no [`Principal`](crate::Principal): there is no token
-    /// to exchange.
-    #[error("no principal on the outbound request: nothing to exchange")]
-    NoPrincipal,
     /// The token endpoint could not be found by discovery.
     #[error("the token endpoint could not be discovered")]
     Discovery,

@@ -317,10 +317,7 @@ fn key_of(subject_token: &str, audience: &str, scope: Option<&str>) -> Key {
 }
 
 fn as_mint_error(error: ExchangeError) -> MintError {
-    match error.kind() {
-        ExchangeErrorKind::NoPrincipal => MintErrorKind::NoPrincipal.into(),
-        _ => MintError::with_source(MintErrorKind::Exchange, error),
-    }
+    MintError::with_source(MintErrorKind::Exchange, error)
 }
 
 impl Sealed for TokenExchange {
@@ -392,5 +389,24 @@ mod tests {
         assert_ne!(k, key_of("t", "a", Some("")));
         assert_ne!(key_of("ta", "", None), key_of("t", "a", None));
         assert_ne!(key_of("t", "a", Some("x y")), key_of("t", "a", Some("x")));
+    }
+
+    #[test]
+    fn an_issued_token_leaves_the_cache_at_its_renewal_time() {
+        use moka::Expiry as _;
+        let now = Instant::now();
+        let token = Reusable {
+            authorization: HeaderValue::from_static("Bearer x"),
+            until: now + Duration::from_secs(30),
+        };
+        let key = key_of("t", "a", None);
+        assert_eq!(
+            UntilRenewal.expire_after_create(&key, &token, now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            UntilRenewal.expire_after_create(&key, &token, now + Duration::from_secs(60)),
+            Some(Duration::ZERO)
+        );
     }
 }

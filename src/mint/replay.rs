@@ -157,6 +157,8 @@ impl fmt::Debug for InMemoryReplayGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::tests::Down;
+    use moka::Expiry as _;
 
     #[test]
     fn a_jti_is_fresh_once() {
@@ -175,26 +177,6 @@ mod tests {
         assert_eq!(replay_key(&long, &long).len(), "replay:".len() + 43);
     }
 
-    struct Down;
-
-    impl SharedState for Down {
-        fn get(&self, _: &str) -> crate::state::StateFuture<Option<u64>> {
-            Box::pin(async { Err(crate::state::StateErrorKind::Unavailable.into()) })
-        }
-        fn compare_and_set(
-            &self,
-            _: &str,
-            _: Option<u64>,
-            _: u64,
-            _: Duration,
-        ) -> crate::state::StateFuture<Swap> {
-            Box::pin(async { Err(crate::state::StateErrorKind::Timeout.into()) })
-        }
-        fn name(&self) -> &'static str {
-            "down"
-        }
-    }
-
     #[tokio::test]
     async fn a_shared_store_admits_once_and_fails_closed() {
         let exp = unix_now() + 60;
@@ -209,6 +191,34 @@ mod tests {
             &TokenErrorKind::ReplayGuardUnavailable
         );
         assert!(warned.load(Ordering::Relaxed) >= exp - 60, "warned");
+    }
+
+    #[test]
+    fn the_first_failure_of_the_store_is_a_warning() {
+        let warned = AtomicI64::new(0);
+        let exp = unix_now() + 60;
+        let (down, events) = crate::tests::capture_async(
+            "meshward::mint",
+            first_use_shared(&Down, &warned, "k", exp),
+        );
+        assert!(down.is_err());
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].level, tracing::Level::WARN);
+        assert_eq!(events[0].get("store"), Some("down"));
+    }
+
+    #[test]
+    fn a_jti_is_kept_until_its_own_time() {
+        let now = Instant::now();
+        let until = now + Duration::from_secs(10);
+        assert_eq!(
+            UntilExpiry.expire_after_create(&"j".into(), &until, now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            UntilExpiry.expire_after_create(&"j".into(), &now, until),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode, header};
+use http::{HeaderMap, Request, Response, StatusCode, header};
 use tower::{Layer as _, ServiceExt};
 
 use super::*;
@@ -116,4 +116,82 @@ fn senseless_limits_are_refused() {
             .build()
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn the_bucket_refills_at_count_per_period() {
+    let layer = QuotaLayer::builder()
+        .requests(10, Duration::from_secs(1))
+        .burst(1)
+        .build()
+        .unwrap();
+    assert_eq!(call(&layer, Some("alice"), false).await.status(), 200);
+    assert_eq!(call(&layer, Some("alice"), false).await.status(), 429);
+    // One request's worth comes back every 100 ms.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(call(&layer, Some("alice"), false).await.status(), 200);
+}
+
+#[test]
+fn each_kind_of_key_has_its_own_prefix_and_custom_keys_use_their_function() {
+    let alice = principal("alice");
+    let headers = HeaderMap::new();
+    let of = |key: &QuotaKey, principal: Option<&Principal>, headers: &HeaderMap| {
+        key.store_key(principal, headers)
+    };
+    let subject = of(&QuotaKey::Subject, Some(&alice), &headers);
+    let caller = of(&QuotaKey::Caller, Some(&alice), &headers);
+    assert!(subject.starts_with("sub:"), "{subject}");
+    assert!(caller.starts_with("caller:"), "{caller}");
+    // The same value under two kinds: two buckets.
+    assert_eq!(subject[4..], caller[7..]);
+    assert_eq!(of(&QuotaKey::ClientId, Some(&alice), &headers), "client:-");
+    assert_eq!(of(&QuotaKey::Subject, None, &headers), "sub:-");
+
+    let by_api_key =
+        QuotaKey::custom(|_, headers| headers.get("x-api-key")?.to_str().ok().map(str::to_owned));
+    let with = |value: &'static str| {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", http::HeaderValue::from_static(value));
+        headers
+    };
+    let a = of(&by_api_key, Some(&alice), &with("a"));
+    assert!(a.starts_with("custom:"), "{a}");
+    assert_ne!(a, of(&by_api_key, Some(&alice), &with("b")));
+    assert_eq!(of(&by_api_key, Some(&alice), &headers), "custom:-");
+}
+
+#[test]
+fn failing_open_is_said_once_when_built() {
+    let (_, events) = crate::tests::capture_events("meshward::quota", || {
+        QuotaLayer::builder().fail_open().build().unwrap()
+    });
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (_, events) =
+        crate::tests::capture_events("meshward::quota", || QuotaLayer::builder().build().unwrap());
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_store_that_cannot_answer_is_a_warning_at_most_once_a_second() {
+    let layer = QuotaLayer::builder()
+        .state(crate::state::tests::Down)
+        .fail_open()
+        .build()
+        .unwrap();
+    let (statuses, events) = crate::tests::capture_async("meshward::quota", async {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(call(&layer, Some("alice"), false).await.status());
+        }
+        statuses
+    });
+    assert_eq!(statuses, [200, 200, 200]);
+    let warnings: Vec<_> = events
+        .iter()
+        .filter(|e| e.get("message") == Some("the quota store cannot answer"))
+        .collect();
+    // Three failures within a moment: one warning (two if a second began meanwhile).
+    assert!((1..=2).contains(&warnings.len()), "{events:?}");
+    assert_eq!(warnings[0].get("store"), Some("down"));
 }

@@ -214,8 +214,60 @@ impl SharedState for InMemoryState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A store that cannot answer.
+    pub(crate) struct Down;
+
+    impl SharedState for Down {
+        fn get(&self, _: &str) -> StateFuture<Option<u64>> {
+            Box::pin(async { Err(StateErrorKind::Unavailable.into()) })
+        }
+        fn compare_and_set(
+            &self,
+            _: &str,
+            _: Option<u64>,
+            _: u64,
+            _: Duration,
+        ) -> StateFuture<Swap> {
+            Box::pin(async { Err(StateErrorKind::Timeout.into()) })
+        }
+        fn name(&self) -> &'static str {
+            "down"
+        }
+    }
+
+    #[test]
+    fn the_memory_store_counts_its_keys_and_names_itself() {
+        let state = InMemoryState::new(10);
+        assert!(state.is_empty());
+        assert_eq!(state.len(), 0);
+        for key in ["a", "b", "c"] {
+            state.swap(key, None, 1, Duration::from_secs(60));
+        }
+        assert_eq!(state.len(), 3);
+        assert!(!state.is_empty());
+        assert_eq!(state.name(), "memory");
+    }
+
+    #[test]
+    fn an_update_takes_the_new_ttl() {
+        let state = InMemoryState::new(10);
+        assert_eq!(
+            state.swap("u", None, 1, Duration::from_secs(60)),
+            Swap::Done
+        );
+        assert_eq!(
+            state.swap("u", Some(1), 2, Duration::from_millis(100)),
+            Swap::Done
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(
+            state.entries.get("u").is_none(),
+            "expired on the updated ttl"
+        );
+    }
 
     #[test]
     fn compare_and_set_swaps_only_the_expected_value() {

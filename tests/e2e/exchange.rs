@@ -263,6 +263,16 @@ async fn concurrent_calls_share_one_exchange_and_bad_answers_are_errors() {
                 if body.contains("audience=big") {
                     return "x".repeat(4096).into_response();
                 }
+                if body.contains("audience=narrow") {
+                    let scope = body
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("scope="))
+                        .unwrap_or("-")
+                        .replace('+', " ");
+                    return axum::Json(json!({"access_token": scope, "token_type": "Bearer",
+                                              "expires_in": 300}))
+                        .into_response();
+                }
                 assert!(body.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"), "{body}");
                 assert!(body.contains("subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"), "{body}");
                 axum::Json(json!({"access_token": "exchanged", "token_type": "Bearer",
@@ -286,6 +296,10 @@ async fn concurrent_calls_share_one_exchange_and_bad_answers_are_errors() {
         .unwrap();
     let principal = validator
         .validate(&key.sign(&claims("alice", "read")))
+        .await
+        .unwrap();
+    let wide = validator
+        .validate(&key.sign(&claims("alice", "read write")))
         .await
         .unwrap();
 
@@ -314,10 +328,44 @@ async fn concurrent_calls_share_one_exchange_and_bad_answers_are_errors() {
         exchange_kind(sts.exchange(&principal, "big", None).await),
         ExchangeErrorKind::TooLarge { max: 1024 }
     );
+
+    // Through the outbound layer, narrowed: only the held scopes among those named are
+    // asked for (the stand-in answers with the scope it was asked for).
+    let narrowed = ServiceBuilder::new()
+        .layer(MintLayer::from_source(sts.clone(), "narrow").narrow_scopes(["read", "admin"]))
+        .service(tower::service_fn(|request: http::Request<()>| async move {
+            Ok::<_, std::convert::Infallible>(request.headers()["authorization"].clone())
+        }));
+    let mut request = http::Request::get("http://inventory.test/")
+        .body(())
+        .unwrap();
+    request.extensions_mut().insert(wide.clone());
+    assert_eq!(
+        tower::ServiceExt::oneshot(narrowed, request).await.unwrap(),
+        "Bearer read"
+    );
+
     sts_server.stop().await;
     assert_eq!(
         exchange_kind(sts.exchange(&principal, "other", None).await),
         ExchangeErrorKind::Request
     );
     assert_eq!(sts.stats().failures, 3);
+    // A configured endpoint needs no discovery; a discovered one that cannot be found is an
+    // error at warm-up.
+    assert!(sts.warm_up().await.is_ok());
+    let nowhere = TokenExchange::builder(format!("http://127.0.0.1:{}", free_port()))
+        .client_secret_basic("orders", "secret")
+        .allow_insecure_http()
+        .build()
+        .unwrap();
+    assert_eq!(
+        exchange_kind(
+            nowhere
+                .warm_up()
+                .await
+                .map(|()| http::HeaderValue::from_static("-"))
+        ),
+        ExchangeErrorKind::Discovery
+    );
 }

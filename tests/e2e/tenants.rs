@@ -140,6 +140,16 @@ async fn tenants_are_resolved_on_demand_within_bounds() {
     assert_eq!(provider.requests.load(Ordering::SeqCst), 2);
     // Another tenant, its own keys.
     assert_eq!(call(token(&t2, "t2")).await.0, 200);
+    // Both resolved tenants' key sources are in the statistics (the configured issuer has
+    // a static key, none).
+    let mut sources: Vec<String> = validator
+        .stats()
+        .key_sources
+        .into_iter()
+        .map(|(issuer, _)| issuer)
+        .collect();
+    sources.sort();
+    assert_eq!(sources, [issuer("t1"), issuer("t2")]);
     // One tenant's token signed with another tenant's key: refused.
     let (status, reason, _) = call(token(&t2, "t1")).await;
     assert_eq!(status, 401);
