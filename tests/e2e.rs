@@ -20,6 +20,8 @@ mod introspect;
 mod jwks;
 #[path = "e2e/jwt.rs"]
 mod jwt;
+#[path = "e2e/mesh.rs"]
+mod mesh;
 #[path = "e2e/mint.rs"]
 mod mint;
 #[path = "e2e/mtls.rs"]

@@ -12,12 +12,22 @@ use crate::support::pki::{Ca, ClientSpec, TempDir};
 use crate::support::*;
 
 pub fn example_binary() -> std::path::PathBuf {
-    // target/<profile>/deps/e2e-… → target/<profile>/examples/protected_server
+    built_example("protected_server")
+}
+
+/// The built example `name`: target/<profile>/deps/e2e-… → target/<profile>/examples/name.
+pub fn built_example(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    profile_dir
+    let binary = profile_dir
         .join("examples")
-        .join(format!("protected_server{}", std::env::consts::EXE_SUFFIX))
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} not built (cargo test builds examples)",
+        binary.display()
+    );
+    binary
 }
 
 pub async fn start(envs: &[(&str, String)]) -> (tokio::process::Child, u16) {
