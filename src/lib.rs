@@ -1,21 +1,44 @@
 //! Tower layers that take security out of microservice code.
 //!
 //! Wrap an axum router, a tonic server or any hyper/tower service in meshward's layers,
-//! and every request that reaches a handler has already been authenticated and
-//! authorized:
+//! and every request that reaches a handler has already been authenticated (a bearer JWT,
+//! a service token, an opaque token by introspection, a client certificate, or several)
+//! and authorized (scopes, claims, roles, the calling services, the peer, a policy); every
+//! call the service makes onward carries a token it signed itself, nesting the one it
+//! received, that proves both the end user and the calling service to the next hop.
+//!
+//! # The path of one request
 //!
 //! ```text
-//! client ──▶ [AuthLayer] ──▶ [RequireScopesLayer] ──▶ handler
-//!             Principal        insufficient_scope       reads the Principal
+//!   TLS (mtls)      AuthLayer          QuotaLayer     AuthzLayer           handler
+//! ─▶ PeerIdentity ─▶ Principal ───────▶ 429 past  ───▶ rules, Rego, OPA ──▶ reads the
+//!    (or 'no TLS')   (jwt, mint,        the quota      (403 / 401 / 503)    Principal
+//!                     introspect)                                               │
+//!                    401 / 503                                                  ▼
+//!                                                 next hop ◀── MintLayer ◀── onward call
+//!                                                              (mint, exchange)
 //! ```
 //!
 //! - [`jwt`]: the [`Validator`](jwt::Validator) (signature with algorithm-pinned keys,
-//!   `iss`, `aud`, `exp`, `nbf`, `iat`, `typ`, `crit`, size caps) and the
-//!   [`AuthLayer`](jwt::AuthLayer) that puts a [`Principal`] on every request.
-//! - [`authz`]: requirements checked on every request: scopes, and the client-certificate
-//!   identity ([`PeerIdentity`], found by [`peer_identity`] whichever adapter served it).
+//!   `iss`, `aud`, `exp`, `nbf`, `iat`, `typ`, `crit`, size caps), remote keys by JWKS or
+//!   discovery, and the [`AuthLayer`](jwt::AuthLayer) that puts a [`Principal`] on every
+//!   request.
+//! - [`mint`]: service tokens: a [`ServiceSigner`](mint::ServiceSigner) and the outbound
+//!   [`MintLayer`](mint::MintLayer), the [`ServiceTokenVerifier`](mint::ServiceTokenVerifier)
+//!   that checks a whole chain, replay guards, key publishing.
+//! - [`authz`]: requirements (scopes, claims, roles, subjects, issuers, callers and chains,
+//!   peers, closures, all / any / not), rule tables for whole servers (from TOML or JSON),
+//!   Rego in process and a remote OPA, behind one [`AuthzLayer`](authz::AuthzLayer).
+//! - [`introspect`] and [`exchange`]: opaque tokens by RFC 7662 introspection, and RFC 8693
+//!   token exchange as an outbound token source.
+//! - [`quota`] and [`state`]: per-principal rate limits, and the state many instances share
+//!   (in memory or on Redis).
+//! - [`mtls`]: rustls with client certificates, the [`PeerIdentity`] of every connection,
+//!   reloads, XFCC, certificate-bound tokens.
 //! - [`Rejection`]: one table from fault to HTTP status, `WWW-Authenticate` challenge and gRPC
-//!   code; gRPC calls get trailers-only answers.
+//!   code; gRPC calls get trailers-only answers. [`audit`]: one event per decision.
+//!
+//! `cargo run --example mesh` shows all of it in one process.
 //!
 //! # An axum server
 //!
@@ -61,19 +84,52 @@
 //! # }
 //! ```
 //!
+//! # Calling the next service
+//!
+//! ```no_run
+//! # #[cfg(feature = "hyper")] mod demo {
+//! use http_body_util::Empty;
+//! use hyper::body::Bytes;
+//! use meshward::Principal;
+//! use meshward::mint::{MintLayer, ServiceSigner, SigningKey};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! pub async fn call_inventory(principal: Principal) -> Result<(), meshward::mint::BoxError> {
+//!     // This service's own key (its JWKS is served with a `JwksPublisher`).
+//!     let key = SigningKey::from_pem(&std::fs::read("orders-key.pem")?, meshward::jwt::Algorithm::ES256)?;
+//!     let signer = ServiceSigner::builder("spiffe://example.org/ns/shop/sa/orders", key).build()?;
+//!     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+//!         .build_http::<Empty<Bytes>>();
+//!     // Every request through this client carries a fresh service token for inventory,
+//!     // nesting the token the principal came with.
+//!     let client = ServiceBuilder::new()
+//!         .layer(MintLayer::new(signer, "spiffe://example.org/ns/shop/sa/inventory"))
+//!         .service(http);
+//!     let mut request = http::Request::get("http://inventory.internal/stock").body(Empty::new())?;
+//!     request.extensions_mut().insert(principal);
+//!     let _response = client.oneshot(request).await?;
+//!     Ok(())
+//! }
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! | feature | what it adds |
 //! | --- | --- |
-//! | `remote` (default) | remote keys: JWKS URL and OpenID Connect discovery ([`jwt::KeySource`]) |
+//! | `remote` (default) | remote keys: JWKS URL and OpenID Connect discovery ([`jwt::KeySource`]); introspection, token exchange, issuer templates |
 //! | `mtls` (default) | [`mtls`]: rustls server with client certificates, a [`PeerIdentity`] parsed on every connection, XFCC, certificate-bound tokens |
-//! | `hyper` | `mtls::serve_hyper`: any tower service over mutual TLS with hyper-util, HTTP/1.1 and HTTP/2, graceful shutdown |
+//! | `hyper` | `mtls::serve_hyper` and `MtlsClient::connector`: any tower service over mutual TLS with hyper-util, HTTP/1.1 and HTTP/2 |
 //! | `axum` | `Principal` extractor (`FromRequestParts`, `Option<Principal>`), `IntoResponse` for `Rejection` |
 //! | `tonic` | [`RequestExt::principal`](crate::tonic::RequestExt) for `tonic::Request`, `Rejection` into `tonic::Status` |
+//! | `rego` | `authz::RegoPolicy`: Rego policies evaluated in process (regorus) |
+//! | `opa` | `authz::OpaPolicy`: decisions from a remote OPA |
+//! | `redis` | `state::RedisState`: quotas and the replay guard shared by many instances |
 //! | `metrics` | a decision counter and a latency histogram per layer through the `metrics` facade |
 //!
 //! The [`manual`] has the threat model, the JWT attack catalogue, the rationale for every
-//! default, and the how-to for running behind a TLS-terminating proxy.
+//! default, the service-token specification, authorization in depth, how-tos, and
+//! migration guides.
 //!
 //! # Security defaults
 //!
