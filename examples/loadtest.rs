@@ -2,17 +2,20 @@
 //! requests/s and p50/p99 latency for the same handler without and behind meshward's
 //! layers, each as a ratio to its baseline measured in the same run.
 //!
-//! Run with `cargo run --release --example loadtest` (`-- --seconds 5 --connections 32`;
-//! defaults 3 s per run, 32 connections). The results and the machine they were measured on
-//! are in BENCHMARKS.md.
+//! Run with `cargo run --release --example loadtest` (`-- --seconds 3 --connections 32
+//! --rounds 3`; defaults 2 s per run, 32 connections, 3 rounds). The results and the machine
+//! they were measured on are in BENCHMARKS.md. It exits 1 when a run saw errors or missed
+//! its target (the cached path at 0.90 of unprotected, the 3-hop chain at 0.80 of the same
+//! chain without meshward).
 //!
 //! Each run keeps N connections busy for a fixed time, one request at a time each (HTTP/1.1
 //! for HTTP, one HTTP/2 connection per worker for gRPC), and counts answers other than the
-//! expected one as errors. The baselines:
+//! expected one as errors. Each subject runs between two runs of its baseline and its ratio
+//! is to their mean (a shared 2-core machine drifts by several per cent from one run to the
+//! next); the table shows the median over the rounds. The baselines:
 //!
 //! - HTTP: the same axum handler (it answers `{"sub": …}` from the principal, or
-//!   `anonymous`) with no layer; measured first and again last, the mean is the baseline
-//!   (the two show the drift of the run);
+//!   `anonymous`) with no layer;
 //! - mTLS: the same handler over mutual TLS with no layer;
 //! - gRPC: the same tonic method with no layer;
 //! - the 3-hop chain: gateway → orders → inventory, each hop an axum server whose handler
@@ -608,13 +611,15 @@ fn pki() -> Result<Pki, BoxError> {
 struct Settings {
     connections: usize,
     duration: Duration,
+    rounds: usize,
 }
 
 impl Settings {
     fn from_args() -> Result<Self, BoxError> {
         let mut settings = Self {
             connections: 32,
-            duration: Duration::from_secs(3),
+            duration: Duration::from_secs(2),
+            rounds: 3,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -622,11 +627,12 @@ impl Settings {
             match arg.as_str() {
                 "--seconds" => settings.duration = Duration::from_secs_f64(value.parse()?),
                 "--connections" => settings.connections = value.parse()?,
+                "--rounds" => settings.rounds = value.parse()?,
                 _ => return Err(format!("unknown argument {arg}").into()),
             }
         }
-        if settings.connections == 0 || settings.duration.is_zero() {
-            return Err("--connections and --seconds must be more than zero".into());
+        if settings.connections == 0 || settings.duration.is_zero() || settings.rounds == 0 {
+            return Err("--connections, --seconds and --rounds must be more than zero".into());
         }
         Ok(settings)
     }
@@ -640,27 +646,56 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-struct Row {
-    name: String,
-    tally: Tally,
-    baseline: Option<f64>,
-    target: Option<f64>,
+/// Every server of the runs, started once.
+struct Servers {
+    rs_token: String,
+    open: SocketAddr,
+    cached: SocketAddr,
+    uncached: Vec<(String, SocketAddr, String)>,
+    rules: SocketAddr,
+    mtls_open: SocketAddr,
+    mtls_guarded: SocketAddr,
+    connector: MtlsConnector,
+    /// The calling service's signer: its tokens live a minute, so each run mints a fresh one.
+    caller: ServiceSigner,
+    grpc_open: SocketAddr,
+    grpc_auth: SocketAddr,
+    grpc_rules: SocketAddr,
+    chain_plain: SocketAddr,
+    chain_guarded: SocketAddr,
 }
 
-#[tokio::main]
-async fn main() -> Result<std::process::ExitCode, BoxError> {
-    let settings = Settings::from_args()?;
-    println!(
-        "{} connections, {:?} per run, {} cores; build: {}",
-        settings.connections,
-        settings.duration,
-        std::thread::available_parallelism().map_or(1, usize::from),
-        if cfg!(debug_assertions) {
-            "debug (use --release for numbers)"
-        } else {
-            "release"
-        }
-    );
+async fn serve_grpc(
+    auth: Option<Validator>,
+    rules: Option<RuleTable>,
+) -> Result<SocketAddr, BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let incoming = TcpListenerStream::new(listener);
+    match (auth, rules) {
+        (Some(v), Some(r)) => tokio::spawn(
+            tonic::transport::Server::builder()
+                .layer(AuthLayer::new(v))
+                .layer(AuthzLayer::new(r))
+                .add_service(Who)
+                .serve_with_incoming(incoming),
+        ),
+        (Some(v), None) => tokio::spawn(
+            tonic::transport::Server::builder()
+                .layer(AuthLayer::new(v))
+                .add_service(Who)
+                .serve_with_incoming(incoming),
+        ),
+        _ => tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(Who)
+                .serve_with_incoming(incoming),
+        ),
+    };
+    Ok(addr)
+}
+
+async fn start() -> Result<Servers, BoxError> {
     let idps = [
         Idp::new(Algorithm::RS256)?,
         Idp::new(Algorithm::ES256)?,
@@ -668,75 +703,34 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
     ];
     let rs = &idps[0];
     let rs_token = rs.token()?;
-    println!("RS256 access token: {} bytes\n", rs_token.len());
-
-    let mut rows: Vec<Row> = Vec::new();
-    let mut push = |name: &str, tally: Tally, baseline: Option<f64>, target: Option<f64>| {
-        eprintln!("  {name}: {:.0} requests/s", tally.per_second());
-        rows.push(Row {
-            name: name.to_owned(),
-            tally,
-            baseline,
-            target,
-        });
-    };
-
-    // HTTP.
+    let layered = |layer: AuthLayer<Validator>| Router::new().route("/who", get(who)).layer(layer);
     let open = serve(Router::new().route("/who", get(who))).await?;
-    let first = http_run(&settings, open, Some(&rs_token)).await?;
-    let cached = serve(
-        Router::new()
-            .route("/who", get(who))
-            .layer(AuthLayer::new(rs.validator(true)?)),
-    )
-    .await?;
-    let cached_tally = http_run(&settings, cached, Some(&rs_token)).await?;
+    let cached = serve(layered(AuthLayer::new(rs.validator(true)?))).await?;
     let mut uncached = Vec::new();
     for idp in &idps {
-        let addr = serve(
-            Router::new()
-                .route("/who", get(who))
-                .layer(AuthLayer::new(idp.validator(false)?)),
-        )
-        .await?;
-        let name = format!("AuthLayer, uncached {:?}", idp.alg);
-        uncached.push((name, http_run(&settings, addr, Some(&idp.token()?)).await?));
+        let addr = serve(layered(AuthLayer::new(idp.validator(false)?))).await?;
+        uncached.push((
+            format!("AuthLayer, uncached {:?}", idp.alg),
+            addr,
+            idp.token()?,
+        ));
     }
-    let rules = RuleTable::builder()
-        .rule(
-            Rule::new("read")
-                .methods(["GET"])
-                .path("/who")
-                .require(require::scopes_any(["orders:read"])),
-        )
-        .build()?;
-    let with_rules = serve(
+    let table = |path: &str| {
+        RuleTable::builder()
+            .rule(
+                Rule::new("read")
+                    .path(path)
+                    .require(require::scopes_any(["orders:read"])),
+            )
+            .build()
+    };
+    let rules = serve(
         Router::new()
             .route("/who", get(who))
-            .layer(AuthzLayer::new(rules))
+            .layer(AuthzLayer::new(table("/who")?))
             .layer(AuthLayer::new(rs.validator(true)?)),
     )
     .await?;
-    let rules_tally = http_run(&settings, with_rules, Some(&rs_token)).await?;
-    let last = http_run(&settings, open, Some(&rs_token)).await?;
-    let http_baseline = (first.per_second() + last.per_second()) / 2.0;
-    push("unprotected (first)", first, None, None);
-    push(
-        "AuthLayer, cached RS256",
-        cached_tally,
-        Some(http_baseline),
-        Some(0.90),
-    );
-    for (name, tally) in uncached {
-        push(&name, tally, Some(http_baseline), None);
-    }
-    push(
-        "AuthLayer + rules, cached",
-        rules_tally,
-        Some(http_baseline),
-        None,
-    );
-    push("unprotected (last)", last, None, None);
 
     // mTLS: the same handler, no layer; then a service token from the client's service.
     let pki = pki()?;
@@ -749,13 +743,11 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         .build()?
         .connector();
     let mtls_open = serve_mtls(Router::new().route("/who", get(who)), &acceptor).await?;
-    let mtls_baseline = mtls_run(&settings, mtls_open, &connector, None).await?;
     let caller = ServiceSigner::builder(
         GATEWAY,
         SigningKey::generate(Algorithm::ES256)?.with_kid("gateway"),
     )
     .build()?;
-    let service_token = caller.mint_as_service(ORDERS)?;
     let verifier = ServiceTokenVerifier::builder(ORDERS)
         .trust_service(
             GATEWAY,
@@ -772,103 +764,239 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         &acceptor,
     )
     .await?;
-    let mtls_tally = mtls_run(
-        &settings,
+
+    Ok(Servers {
+        open,
+        cached,
+        uncached,
+        rules,
+        mtls_open,
         mtls_guarded,
-        &connector,
-        Some(service_token.as_str()),
+        connector,
+        caller,
+        grpc_open: serve_grpc(None, None).await?,
+        grpc_auth: serve_grpc(Some(rs.validator(true)?), None).await?,
+        grpc_rules: serve_grpc(Some(rs.validator(true)?), Some(table(WHO)?)).await?,
+        chain_plain: plain_chain().await?,
+        chain_guarded: meshward_chain(rs).await?,
+        rs_token,
+    })
+}
+
+/// One row of one round: its rate, and its ratio to its baseline in the same round.
+struct Measured {
+    name: String,
+    tally: Tally,
+    ratio: Option<f64>,
+    target: Option<f64>,
+}
+
+/// What one run drives.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// HTTP/1.1 on plain TCP, with this token.
+    Http(SocketAddr, &'a str),
+    /// HTTP/1.1 over mutual TLS, with no token, or a service token minted for the run.
+    Mtls(SocketAddr, bool),
+    /// gRPC with this token.
+    Grpc(SocketAddr, &'a str),
+}
+
+async fn run(s: &Servers, settings: &Settings, target: Target<'_>) -> Result<Tally, BoxError> {
+    match target {
+        Target::Http(addr, token) => http_run(settings, addr, Some(token)).await,
+        Target::Mtls(addr, false) => mtls_run(settings, addr, &s.connector, None).await,
+        Target::Mtls(addr, true) => {
+            // A service token lives a minute: a fresh one for each run, as a caller would.
+            let token = s.caller.mint_as_service(ORDERS)?;
+            mtls_run(settings, addr, &s.connector, Some(token.as_str())).await
+        }
+        Target::Grpc(addr, token) => grpc_run(settings, addr, Some(token)).await,
+    }
+}
+
+/// The baseline before, between and after the subjects; each subject's ratio is to the
+/// mean of the two baseline runs around it (the machine's drift cancels out).
+async fn group(
+    s: &Servers,
+    settings: &Settings,
+    baseline: (&str, Target<'_>),
+    subjects: &[(&str, Target<'_>, Option<f64>)],
+    rows: &mut Vec<Measured>,
+) -> Result<(), BoxError> {
+    let mut before = run(s, settings, baseline.1).await?;
+    let mut all = before.clone();
+    let mut measured = Vec::new();
+    for (name, target, goal) in subjects {
+        let tally = run(s, settings, *target).await?;
+        let after = run(s, settings, baseline.1).await?;
+        let base = (before.per_second() + after.per_second()) / 2.0;
+        measured.push(Measured {
+            name: (*name).to_owned(),
+            ratio: Some(tally.per_second() / base),
+            tally,
+            target: *goal,
+        });
+        all.merge(&after);
+        all.elapsed += after.elapsed;
+        before = after;
+    }
+    rows.push(Measured {
+        name: baseline.0.to_owned(),
+        tally: all,
+        ratio: None,
+        target: None,
+    });
+    rows.extend(measured);
+    Ok(())
+}
+
+/// Every run once, each subject between two runs of its baseline.
+async fn round(s: &Servers, settings: &Settings) -> Result<Vec<Measured>, BoxError> {
+    let token = s.rs_token.as_str();
+    let mut rows = Vec::new();
+    let mut http = vec![(
+        "AuthLayer, cached RS256",
+        Target::Http(s.cached, token),
+        Some(0.90),
+    )];
+    for (name, addr, token) in &s.uncached {
+        http.push((name.as_str(), Target::Http(*addr, token.as_str()), None));
+    }
+    http.push((
+        "AuthLayer + rules, cached",
+        Target::Http(s.rules, token),
+        None,
+    ));
+    group(
+        s,
+        settings,
+        ("unprotected", Target::Http(s.open, token)),
+        &http,
+        &mut rows,
     )
     .await?;
-    let base = mtls_baseline.per_second();
-    push("mTLS, no layer", mtls_baseline, None, None);
-    push("mTLS + service token", mtls_tally, Some(base), None);
+    group(
+        s,
+        settings,
+        ("mTLS, no layer", Target::Mtls(s.mtls_open, false)),
+        &[(
+            "mTLS + service token",
+            Target::Mtls(s.mtls_guarded, true),
+            None,
+        )],
+        &mut rows,
+    )
+    .await?;
+    group(
+        s,
+        settings,
+        ("gRPC, no layer", Target::Grpc(s.grpc_open, token)),
+        &[
+            (
+                "gRPC + AuthLayer, cached",
+                Target::Grpc(s.grpc_auth, token),
+                None,
+            ),
+            (
+                "gRPC + AuthLayer + rules, cached",
+                Target::Grpc(s.grpc_rules, token),
+                None,
+            ),
+        ],
+        &mut rows,
+    )
+    .await?;
+    group(
+        s,
+        settings,
+        ("3 hops, no layer", Target::Http(s.chain_plain, token)),
+        &[(
+            "3 hops, mint + verify at each",
+            Target::Http(s.chain_guarded, token),
+            Some(0.80),
+        )],
+        &mut rows,
+    )
+    .await?;
+    Ok(rows)
+}
 
-    // gRPC.
-    let grpc_open = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(Who)
-                .serve_with_incoming(TcpListenerStream::new(listener)),
-        );
-        addr
-    };
-    let grpc_baseline = grpc_run(&settings, grpc_open, Some(&rs_token)).await?;
-    let grpc_rules = RuleTable::builder()
-        .rule(
-            Rule::new("who")
-                .path(WHO)
-                .require(require::scopes_any(["orders:read"])),
-        )
-        .build()?;
-    let grpc_guarded = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .layer(AuthLayer::new(rs.validator(true)?))
-                .layer(AuthzLayer::new(grpc_rules))
-                .add_service(Who)
-                .serve_with_incoming(TcpListenerStream::new(listener)),
-        );
-        addr
-    };
-    let grpc_tally = grpc_run(&settings, grpc_guarded, Some(&rs_token)).await?;
-    let base = grpc_baseline.per_second();
-    push("gRPC, no layer", grpc_baseline, None, None);
-    push(
-        "gRPC + AuthLayer + rules, cached",
-        grpc_tally,
-        Some(base),
-        None,
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<std::process::ExitCode, BoxError> {
+    let settings = Settings::from_args()?;
+    println!(
+        "{} connections, {:?} per run, {} rounds, {} cores; build: {}",
+        settings.connections,
+        settings.duration,
+        settings.rounds,
+        std::thread::available_parallelism().map_or(1, usize::from),
+        if cfg!(debug_assertions) {
+            "debug (use --release for numbers)"
+        } else {
+            "release"
+        }
     );
+    let servers = start().await?;
+    println!("RS256 access token: {} bytes", servers.rs_token.len());
 
-    // The 3-hop chain.
-    let chain_plain = plain_chain().await?;
-    let chain_baseline = http_run(&settings, chain_plain, Some(&rs_token)).await?;
-    let chain_guarded = meshward_chain(rs).await?;
-    let chain_tally = http_run(&settings, chain_guarded, Some(&rs_token)).await?;
-    let base = chain_baseline.per_second();
-    push("3 hops, no layer", chain_baseline, None, None);
-    push(
-        "3 hops, mint + verify at each",
-        chain_tally,
-        Some(base),
-        Some(0.80),
-    );
+    let mut rounds = Vec::new();
+    for n in 1..=settings.rounds {
+        eprintln!("round {n} of {}", settings.rounds);
+        rounds.push(round(&servers, &settings).await?);
+    }
 
-    // The table.
     println!(
         "\n{:<36} {:>11} {:>9} {:>9} {:>7} {:>7}",
-        "run", "requests/s", "p50 µs", "p99 µs", "ratio", "errors"
+        "run (medians of the rounds)", "requests/s", "p50 µs", "p99 µs", "ratio", "errors"
     );
     println!("{}", "-".repeat(86));
     let mut missed = Vec::new();
-    for row in &rows {
-        let rate = row.tally.per_second();
-        let ratio = row.baseline.map(|b| rate / b);
+    for (i, row) in rounds[0].iter().enumerate() {
+        let same: Vec<&Measured> = rounds.iter().filter_map(|r| r.get(i)).collect();
+        let rate = median(same.iter().map(|m| m.tally.per_second()).collect());
+        let ratio = row
+            .ratio
+            .map(|_| median(same.iter().filter_map(|m| m.ratio).collect()));
+        let mut latency = Histogram::new();
+        let mut errors = 0;
+        for m in &same {
+            latency.merge(&m.tally.latency);
+            errors += m.tally.errors;
+        }
         println!(
             "{:<36} {:>11.0} {:>9} {:>9} {:>7} {:>7}",
             row.name,
             rate,
-            row.tally.latency.quantile(0.5).as_micros(),
-            row.tally.latency.quantile(0.99).as_micros(),
+            latency.quantile(0.5).as_micros(),
+            latency.quantile(0.99).as_micros(),
             ratio.map_or("base".to_owned(), |r| format!("{r:.2}")),
-            row.tally.errors
+            errors
         );
-        if row.tally.errors > 0 {
-            missed.push(format!("{}: {} errors", row.name, row.tally.errors));
+        if errors > 0 {
+            missed.push(format!("{}: {errors} errors", row.name));
         }
-        if let (Some(ratio), Some(target)) = (ratio, row.target) {
-            if ratio < target {
-                missed.push(format!("{}: {ratio:.2} < target {target:.2}", row.name));
-            }
+        if let (Some(ratio), Some(target)) = (ratio, row.target)
+            && ratio < target
+        {
+            missed.push(format!("{}: {ratio:.2} < target {target:.2}", row.name));
         }
     }
     println!(
-        "\nratios: HTTP rows to the mean of the two unprotected runs ({http_baseline:.0}/s); \
-         mTLS, gRPC and the chain to their own no-layer run."
+        "\nratios: each run to the mean of the two runs of the baseline above it made just \
+         before and just after it; the median of the rounds' ratios."
     );
     if let Some(peak) = peak_rss_mib() {
         println!("peak RSS of the process (servers and load generator): {peak:.1} MiB");
