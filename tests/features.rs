@@ -1,5 +1,6 @@
-//! Says, in a plain `cargo test`, that the end-to-end suite did not run: `tests/e2e.rs` needs
-//! the `axum`, `tonic`, `remote`, `mtls` and `hyper` features (`cargo test --all-features`).
+//! Says so when the end-to-end suite did not run: `tests/e2e.rs` needs the `axum`, `tonic`,
+//! `remote`, `mtls` and `hyper` features. The crate's dev-dependency on itself turns them on
+//! for every test build; were it removed, this test would be reported as ignored, saying why.
 
 #[test]
 #[cfg_attr(
