@@ -537,6 +537,12 @@ fn every_layer_passes_its_inner_services_readiness_on() {
     let mut mint = crate::mint::MintLayer::new(signer, "https://b.test").layer(Broken);
     let error = rt.block_on(mint.ready()).err().map(|e| e.to_string());
     assert_eq!(error.as_deref(), Some("inner service failed"));
+    let mut quota = crate::quota::QuotaLayer::builder()
+        .build()
+        .unwrap()
+        .layer(Broken);
+    let error = rt.block_on(quota.ready()).err().map(|e| e.to_string());
+    assert_eq!(error.as_deref(), Some("inner service failed"));
     #[cfg(feature = "mtls")]
     {
         let mut xfcc = crate::mtls::XfccLayer::new().layer(Broken);

@@ -289,6 +289,14 @@ mod tests {
         let pairs = split_unquoted(elements[0], ';');
         assert_eq!(pairs[2], r#"Subject="CN=x,O=\"y\"""#);
         assert_eq!(unquote(r#""CN=x,O=\"y\"""#).unwrap(), r#"CN=x,O="y""#);
+        // An escaped quote does not end the quoted value; a backslash outside quotes
+        // escapes nothing.
+        let h = r#"Subject="O=\"a;b\"";URI=spiffe://td/x"#;
+        assert_eq!(
+            split_unquoted(h, ';'),
+            [r#"Subject="O=\"a;b\"""#, "URI=spiffe://td/x"]
+        );
+        assert_eq!(split_unquoted(r"DNS=a\;DNS=b", ';'), [r"DNS=a\", "DNS=b"]);
     }
 
     #[test]
@@ -312,5 +320,21 @@ mod tests {
         assert!(parse("By=spiffe://td/me").is_err());
         assert!(parse(r#"Subject="unterminated"#).is_err());
         assert!(parse("Hash=zz").is_err());
+    }
+
+    #[test]
+    fn any_one_identity_field_is_enough() {
+        let uri = parse("By=spiffe://td/me;URI=spiffe://td/ns/a").unwrap();
+        assert_eq!(uri.spiffe_id().unwrap().as_str(), "spiffe://td/ns/a");
+        let dns = parse("By=spiffe://td/me;DNS=a.internal").unwrap();
+        assert_eq!(dns.dns_names(), ["a.internal"]);
+        let subject = parse(r#"By=spiffe://td/me;Subject="CN=a""#).unwrap();
+        assert_eq!(subject.subject(), "CN=a");
+        let hash = parse(&format!("By=spiffe://td/me;Hash={}", "b".repeat(64))).unwrap();
+        assert!(hash.thumbprint_sha256().is_some());
+        assert_eq!(
+            parse("By=spiffe://td/me").unwrap_err(),
+            "element names no identity"
+        );
     }
 }
