@@ -94,6 +94,18 @@ async fn moved(State(s): State<JwksServer>) -> Json<Value> {
     Json(json!({ "keys": keys }))
 }
 
+/// `/hop/n` redirects to `/hop/n-1`, and `/hop/0` serves the keys: a chain of redirects
+/// within the origin.
+async fn hop(
+    axum::extract::Path(n): axum::extract::Path<u32>,
+    state: State<JwksServer>,
+) -> axum::response::Response {
+    match n.checked_sub(1) {
+        Some(next) => (StatusCode::FOUND, [("location", format!("/hop/{next}"))]).into_response(),
+        None => moved(state).await.into_response(),
+    }
+}
+
 async fn discovery(State(s): State<JwksServer>) -> Json<Value> {
     s.discovery_hits.fetch_add(1, Ordering::SeqCst);
     let issuer = s.behavior.lock().unwrap().issuer.clone();
@@ -114,6 +126,7 @@ async fn start(keys: Vec<Value>) -> (TestServer, JwksServer) {
     let app = Router::new()
         .route("/jwks", get(jwks))
         .route("/moved", get(moved))
+        .route("/hop/{n}", get(hop))
         .route("/.well-known/openid-configuration", get(discovery))
         .with_state(state.clone());
     let server = serve_axum(app).await;
@@ -349,7 +362,27 @@ async fn body_cap_timeout_and_redirects_hold() {
             .is_ok(),
         "a same-origin redirect is followed"
     );
-    // …one to another origin (another port, serving valid keys) is not.
+    // …up to three in a row (the first hop, then /hop/2, /hop/1, /hop/0 serves the keys)…
+    jwks.set_mode(Mode::RedirectTo(server.url("/hop/2")));
+    assert!(
+        validator(source(&server).build().unwrap())
+            .validate(&token)
+            .await
+            .is_ok(),
+        "three same-origin redirects are followed"
+    );
+    // …not four…
+    jwks.set_mode(Mode::RedirectTo(server.url("/hop/3")));
+    let err = validator(source(&server).build().unwrap())
+        .validate(&token)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        source_error(&err).map(KeySourceError::kind),
+        Some(&KeySourceErrorKind::Status { status: 302 }),
+        "the fourth redirect is not followed"
+    );
+    // …and one to another origin (another port, serving valid keys) is not.
     let (elsewhere, _) = start(vec![key.jwk_json()]).await;
     jwks.set_mode(Mode::RedirectTo(elsewhere.url("/moved")));
     let err = validator(source(&server).build().unwrap())
