@@ -334,6 +334,20 @@ async fn body_cap_timeout_and_redirects_hold() {
         Some(&KeySourceErrorKind::BodyTooLarge { max: 256 * 1024 })
     );
 
+    // A body of exactly the bound is read; one byte more is refused.
+    jwks.set_mode(Mode::Serve);
+    let exact = http_get(&server.url("/jwks"), &[]).await.body_text().len();
+    let bounded = |max: usize| validator(source(&server).max_body_len(max).build().unwrap());
+    assert!(
+        bounded(exact).validate(&token).await.is_ok(),
+        "{exact} bytes"
+    );
+    let err = bounded(exact - 1).validate(&token).await.unwrap_err();
+    assert_eq!(
+        source_error(&err).map(KeySourceError::kind),
+        Some(&KeySourceErrorKind::BodyTooLarge { max: exact - 1 })
+    );
+
     jwks.set_mode(Mode::Slow(Duration::from_secs(3)));
     let started = Instant::now();
     let v = validator(
