@@ -28,6 +28,8 @@ enum Mode {
     Status(u16),
     Garbage,
     Huge,
+    /// The keys in two chunks, with no `Content-Length`.
+    Chunked,
     Slow(Duration),
     RedirectTo(String),
 }
@@ -85,6 +87,12 @@ async fn jwks(State(s): State<JwksServer>, headers: HeaderMap) -> Response {
             Json(json!({ "keys": keys, "filler": filler })).into_response()
         }
         Mode::RedirectTo(location) => (StatusCode::FOUND, [("location", location)]).into_response(),
+        Mode::Chunked => {
+            let body = json!({ "keys": keys }).to_string().into_bytes();
+            let (a, b) = body.split_at(body.len() / 2);
+            let chunks = [a.to_vec(), b.to_vec()].map(Ok::<_, std::io::Error>);
+            axum::body::Body::from_stream(tokio_stream::iter(chunks)).into_response()
+        }
     }
 }
 
@@ -342,6 +350,15 @@ async fn body_cap_timeout_and_redirects_hold() {
         bounded(exact).validate(&token).await.is_ok(),
         "{exact} bytes"
     );
+    let err = bounded(exact - 1).validate(&token).await.unwrap_err();
+    assert_eq!(
+        source_error(&err).map(KeySourceError::kind),
+        Some(&KeySourceErrorKind::BodyTooLarge { max: exact - 1 })
+    );
+
+    // The same without a Content-Length, in two chunks: counted as it is read.
+    jwks.set_mode(Mode::Chunked);
+    assert!(bounded(exact).validate(&token).await.is_ok(), "chunked");
     let err = bounded(exact - 1).validate(&token).await.unwrap_err();
     assert_eq!(
         source_error(&err).map(KeySourceError::kind),
