@@ -23,6 +23,9 @@
 //!   the gateway validates the user's token and each hop mints a service token for the next
 //!   and verifies the one it got (all caches warm).
 
+#[path = "support/histogram.rs"]
+mod histogram;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -60,6 +63,8 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_prost::ProstCodec;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
+
+use self::histogram::Histogram;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -205,48 +210,6 @@ impl Service<http::Request<Body>> for Who {
 
 // ---------------------------------------------------------------------------------------
 // The load generator.
-
-/// Latencies in buckets of 2^(1/8) (about 9 % wide) from 1 µs.
-#[derive(Clone)]
-struct Histogram {
-    buckets: Vec<u64>,
-}
-
-impl Histogram {
-    const BUCKETS: usize = 8 * 32;
-
-    fn new() -> Self {
-        Self {
-            buckets: vec![0; Self::BUCKETS],
-        }
-    }
-
-    fn record(&mut self, latency: Duration) {
-        let micros = latency.as_micros().max(1) as f64;
-        let i = (micros.log2() * 8.0) as usize;
-        self.buckets[i.min(Self::BUCKETS - 1)] += 1;
-    }
-
-    fn merge(&mut self, other: &Self) {
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a += b;
-        }
-    }
-
-    /// The upper edge of the bucket holding the `q` quantile.
-    fn quantile(&self, q: f64) -> Duration {
-        let total: u64 = self.buckets.iter().sum();
-        let target = ((total as f64 * q).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= target {
-                return Duration::from_micros(2f64.powf((i + 1) as f64 / 8.0) as u64);
-            }
-        }
-        Duration::ZERO
-    }
-}
 
 /// What the workers of one run saw.
 #[derive(Clone)]

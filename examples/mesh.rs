@@ -24,9 +24,11 @@
 //!
 //! The process exits 0 only if every scripted call got the answer it expects.
 
+#[path = "support/tls_alert.rs"]
+mod tls_alert;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,8 +57,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
 };
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::json;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -143,18 +143,7 @@ fn https_client(ca_pem: &str, identity: Option<&Pem>) -> Result<reqwest::Client,
             .build()?
             .client_config())
         .clone(),
-        None => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-                roots.add(cert?)?;
-            }
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth()
-        }
+        None => tls_alert::trusting(ca_pem)?,
     };
     Ok(reqwest::Client::builder()
         .use_preconfigured_tls(config)
@@ -639,12 +628,24 @@ struct Seen {
     chain: String,
 }
 
-fn header(headers: &HeaderMap, name: &str) -> String {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned()
+impl Seen {
+    /// What an HTTP answer says: the hop, the status, the reason and what was seen.
+    fn of(response: &reqwest::Response) -> Self {
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned()
+        };
+        Self {
+            hop: header("x-hop"),
+            answer: response.status().as_u16().to_string(),
+            reason: header("x-refusal"),
+            chain: header("x-seen"),
+        }
+    }
 }
 
 /// A call through the gateway, as the outside world makes it.
@@ -664,13 +665,7 @@ async fn via_gateway(
         None => request,
     };
     let response = request.send().await?;
-    let headers = response.headers().clone();
-    Ok(Seen {
-        hop: header(&headers, "x-hop"),
-        answer: response.status().as_u16().to_string(),
-        reason: header(&headers, "x-refusal"),
-        chain: header(&headers, "x-seen"),
-    })
+    Ok(Seen::of(&response))
 }
 
 /// A call straight to orders over mTLS with `identity`'s certificate and `token`.
@@ -681,13 +676,7 @@ async fn at_orders(mesh: &Mesh, identity: &Pem, token: &str) -> Result<Seen, Box
         .bearer_auth(token)
         .send()
         .await?;
-    let headers = response.headers().clone();
-    Ok(Seen {
-        hop: header(&headers, "x-hop"),
-        answer: response.status().as_u16().to_string(),
-        reason: header(&headers, "x-refusal"),
-        chain: header(&headers, "x-seen"),
-    })
+    Ok(Seen::of(&response))
 }
 
 /// A gRPC call straight to inventory over mTLS with `identity`'s certificate and `token`.
@@ -710,7 +699,7 @@ async fn at_inventory(mesh: &Mesh, identity: &Pem, token: &str) -> Result<Seen, 
             chain: seen,
         },
         Err(status) => {
-            let refused = match tls_alert(&status) {
+            let refused = match tls_alert::alert(&status) {
                 Some(alert) => Some(alert),
                 // The connection ended before an answer: ask again, reading this time.
                 None if matches!(status.code(), tonic::Code::Cancelled | tonic::Code::Unknown) => {
@@ -737,47 +726,14 @@ async fn at_inventory(mesh: &Mesh, identity: &Pem, token: &str) -> Result<Seen, 
     })
 }
 
-/// Why a server refuses `identity`'s certificate, if it does. A TLS 1.3 client finishes
-/// its side of the handshake before the server has checked the client's certificate, so
-/// the server's alert arrives on the first read (which an HTTP/2 client may never report).
+/// Why inventory refuses `identity`'s certificate, if it does.
 async fn handshake_refusal(ca_pem: &str, identity: &Pem, addr: SocketAddr) -> Option<String> {
-    use tokio::io::AsyncReadExt as _;
     let config = MtlsClient::builder(identity.certified_key())
         .add_server_ca_pem(ca_pem)
         .build()
         .ok()?
         .client_config();
-    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
-    let mut tls = match tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-    {
-        Ok(tls) => tls,
-        Err(error) => return tls_alert(&error),
-    };
-    let mut byte = [0u8; 1];
-    match tokio::time::timeout(Duration::from_secs(2), tls.read(&mut byte)).await {
-        Ok(Err(error)) => tls_alert(&error),
-        _ => None,
-    }
-}
-
-/// The TLS alert a peer sent, when that is why a call failed (`UnknownCA`, …).
-fn tls_alert(error: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cause = Some(error);
-    while let Some(e) = cause {
-        if let Some((_, alert)) = e.to_string().split_once("fatal alert: ") {
-            return Some(
-                alert
-                    .chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .collect(),
-            );
-        }
-        cause = e.source();
-    }
-    None
+    tls_alert::handshake_alert(config, addr, "localhost").await
 }
 
 /// One scripted call: its name, what it should get, and what it got.

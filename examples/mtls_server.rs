@@ -6,6 +6,9 @@
 //! handshake; the example names the TLS alert the server sent (asking again with a bare
 //! handshake when the HTTP client dropped it, which counts as a second refused handshake).
 
+#[path = "support/tls_alert.rs"]
+mod tls_alert;
+
 use axum::routing::get;
 use axum::{Json, Router};
 use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer};
@@ -136,13 +139,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => {
                 // The request's error may have lost the server's alert (the connection was
                 // dropped first): ask again with a bare handshake and a read.
-                let why = match (alert(&e), pem) {
-                    (Some(alert), _) => alert,
-                    (None, None) => handshake_alert(&ca.pem(), port)
-                        .await
-                        .unwrap_or_else(|| innermost(&e)),
-                    (None, Some(_)) => innermost(&e),
+                let alert = match (tls_alert::alert(&e), pem) {
+                    (Some(alert), _) => Some(alert),
+                    (None, None) => {
+                        let config = tls_alert::trusting(&ca.pem())
+                            .map_err(|e| -> Box<dyn std::error::Error> { e })?;
+                        let config = std::sync::Arc::new(config);
+                        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                        tls_alert::handshake_alert(config, addr, "127.0.0.1").await
+                    }
+                    (None, Some(_)) => None,
                 };
+                let why = alert.map_or_else(
+                    || innermost(&e),
+                    |alert| format!("the server sent the TLS alert {alert}"),
+                );
                 println!("{name} GET {path:<8} refused: {why}");
             }
         }
@@ -156,22 +167,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The TLS alert the server sent, if that is what an error says.
-fn alert(error: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cause = Some(error);
-    while let Some(e) = cause {
-        if let Some((_, rest)) = e.to_string().split_once("fatal alert: ") {
-            let name: String = rest
-                .chars()
-                .take_while(char::is_ascii_alphanumeric)
-                .collect();
-            return Some(format!("the server sent the TLS alert {name}"));
-        }
-        cause = e.source();
-    }
-    None
-}
-
 /// The innermost cause of an error.
 fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
@@ -179,38 +174,4 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
-}
-
-/// A handshake without a client certificate, then a read: a TLS 1.3 client finishes its side
-/// of the handshake before the server has judged it, so the server's alert arrives on the
-/// first read.
-async fn handshake_alert(ca_pem: &str, port: u16) -> Option<String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    use tokio::io::AsyncReadExt as _;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.ok()?).ok()?;
-    }
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .ok()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let mut tls = match connector.connect(name, tcp).await {
-        Ok(tls) => tls,
-        Err(e) => return alert(&e),
-    };
-    let mut byte = [0u8; 1];
-    match tokio::time::timeout(std::time::Duration::from_secs(2), tls.read(&mut byte)).await {
-        Ok(Err(e)) => alert(&e),
-        _ => None,
-    }
 }

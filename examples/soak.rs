@@ -25,6 +25,9 @@
 //! 503 / UNAVAILABLE before the first key load, or if open descriptors or resident memory
 //! grew after the warm-up (the first quarter of the run, at most 60 s) beyond a small slack.
 
+#[path = "support/histogram.rs"]
+mod histogram;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::error::Error;
@@ -54,6 +57,8 @@ use serde_json::{Value, json};
 use tonic::server::NamedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server};
 use tonic_prost::ProstCodec;
+
+use self::histogram::Histogram;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -284,47 +289,6 @@ impl tower::Service<http::Request<tonic::body::Body>> for WhoAmI {
 
 // ---------------------------------------------------------------------------------------
 // Load and what it saw.
-
-/// Latencies in buckets of 2^(1/8) (about 9 % wide), from 1 µs to over an hour.
-struct Histogram {
-    buckets: Vec<u64>,
-}
-
-impl Histogram {
-    const BUCKETS: usize = 8 * 32;
-
-    fn new() -> Self {
-        Self {
-            buckets: vec![0; Self::BUCKETS],
-        }
-    }
-
-    fn record(&mut self, latency: Duration) {
-        let micros = latency.as_micros().max(1) as f64;
-        let i = (micros.log2() * 8.0) as usize;
-        self.buckets[i.min(Self::BUCKETS - 1)] += 1;
-    }
-
-    fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a += b;
-        }
-    }
-
-    /// The upper edge of the bucket holding the `q` quantile.
-    fn quantile(&self, q: f64) -> Duration {
-        let total: u64 = self.buckets.iter().sum();
-        let target = (total as f64 * q).ceil() as u64;
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= target.max(1) {
-                return Duration::from_micros(2f64.powf((i + 1) as f64 / 8.0) as u64);
-            }
-        }
-        Duration::ZERO
-    }
-}
 
 struct Tally {
     latency: Histogram,
