@@ -88,13 +88,22 @@ fn not_before_and_issued_at_edges() {
         TokenErrorKind::NotYetValid { .. }
     ));
 
+    // `iat` up to the leeway (30 s) ahead of the clock is accepted, one second more is not.
+    let mut c = claims();
+    c["iat"] = json!(NOW + 30);
+    let t = token(hs256(), c);
+    assert!(v.validate_at(&t, NOW).is_ok(), "iat at the leeway's edge");
+    let v = validator(); // fresh cache
     let mut c = claims();
     c["iat"] = json!(NOW + 31);
     let t = token(hs256(), c);
-    assert!(matches!(
+    assert_eq!(
         kind(&v, &t, NOW),
-        TokenErrorKind::IssuedInFuture { .. }
-    ));
+        TokenErrorKind::IssuedInFuture {
+            iat: crate::principal::unix_time(NOW + 31),
+            now: crate::principal::unix_time(NOW)
+        }
+    );
 }
 
 #[test]
@@ -301,6 +310,18 @@ fn size_caps() {
         kind(&v, &t, NOW),
         TokenErrorKind::TooLarge { max: 10, .. }
     ));
+    // A header of exactly the cap is read, one byte more is not.
+    let header_len = t.find('.').unwrap();
+    let v = builder().max_header_len(header_len).build().unwrap();
+    assert!(v.validate_at(&t, NOW).is_ok());
+    let v = builder().max_header_len(header_len - 1).build().unwrap();
+    assert_eq!(
+        kind(&v, &t, NOW),
+        TokenErrorKind::TooLarge {
+            len: header_len,
+            max: header_len - 1
+        }
+    );
 }
 
 #[test]
