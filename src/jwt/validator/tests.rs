@@ -325,6 +325,21 @@ fn size_caps() {
 }
 
 #[test]
+fn the_type_that_picks_a_verifier_is_read_up_to_the_header_cap() {
+    let t = token(
+        json!({"alg": "HS256", "typ": "application/SVC+jwt"}),
+        claims(),
+    );
+    let header_len = t.find('.').unwrap();
+    assert_eq!(
+        super::verify::header_type(&t, header_len).as_deref(),
+        Some("svc+jwt")
+    );
+    assert_eq!(super::verify::header_type(&t, header_len - 1), None);
+    assert_eq!(super::verify::header_type("bm90IGpzb24.e30.", 100), None);
+}
+
+#[test]
 fn garbage_is_malformed() {
     let v = validator();
     for t in [
