@@ -311,6 +311,31 @@ fn table() -> RuleTable {
         .unwrap()
 }
 
+#[test]
+fn a_check_names_the_rule_that_decided() {
+    let t = table();
+    let rule = |method: &str, path: &str, principal: Option<Principal>| {
+        let r = request(method, path, principal);
+        t.check(&AuthzRequest::new(&r)).rule().map(str::to_owned)
+    };
+    assert_eq!(rule("GET", "/healthz", None).as_deref(), Some("health"));
+    // A refusal names its rule too.
+    assert_eq!(
+        rule("GET", "/admin/x", Some(alice())).as_deref(),
+        Some("admin")
+    );
+    // No rule decided: the table's default.
+    assert_eq!(rule("GET", "/nowhere", Some(alice())), None);
+    // A requirement that is not a table names none.
+    let r = request("GET", "/", Some(alice()));
+    assert_eq!(
+        require::authenticated()
+            .check(&AuthzRequest::new(&r))
+            .rule(),
+        None
+    );
+}
+
 async fn through(
     layer: AuthzLayer<impl Requirement>,
     r: Request<()>,
@@ -709,13 +734,26 @@ mod rego {
             bad_data.build().unwrap_err().kind(),
             RegoErrorKind::Data { .. }
         ));
-        let bad_limit = RegoPolicy::builder("data.authz.allow")
-            .add_policy("p.rego", POLICY)
-            .time_limit(std::time::Duration::ZERO);
-        assert!(matches!(
-            bad_limit.build().unwrap_err().kind(),
-            RegoErrorKind::InvalidSetting { .. }
-        ));
+        // The time limit is above zero and at most one second.
+        let limit = |limit| {
+            RegoPolicy::builder("data.authz.allow")
+                .add_policy("p.rego", POLICY)
+                .time_limit(limit)
+                .build()
+        };
+        for bad in [
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(1) + std::time::Duration::from_nanos(1),
+        ] {
+            assert!(
+                matches!(
+                    limit(bad).unwrap_err().kind(),
+                    RegoErrorKind::InvalidSetting { .. }
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(limit(std::time::Duration::from_secs(1)).is_ok());
         let missing =
             RegoPolicy::builder("data.authz.allow").add_policy_file("/nonexistent/p.rego");
         assert!(matches!(

@@ -117,6 +117,21 @@ mod tests {
         assert_eq!(norm("/.."), None);
         assert_eq!(norm(&"/a".repeat(MAX_SEGMENTS)).map(|_| ()), Some(()));
         assert_eq!(norm(&"/a".repeat(MAX_SEGMENTS + 1)), None);
+        // At most twice as many pieces are looked at, empty ones counted, so that a path
+        // of slashes costs bounded work: 128 pieces are read, 129 are not.
+        let pieces = |n: usize| {
+            format!(
+                "{}{}",
+                "/a".repeat(MAX_SEGMENTS - 1),
+                "/".repeat(n - MAX_SEGMENTS)
+            )
+        };
+        assert_eq!(
+            pieces(2 * MAX_SEGMENTS).matches('/').count() + 1,
+            2 * MAX_SEGMENTS
+        );
+        assert!(norm(&pieces(2 * MAX_SEGMENTS)).is_some());
+        assert_eq!(norm(&pieces(2 * MAX_SEGMENTS + 1)), None);
     }
 
     #[test]
