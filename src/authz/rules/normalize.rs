@@ -63,7 +63,7 @@ pub(crate) fn segments(path: &str, how: Normalization) -> Option<Vec<Cow<'_, str
             }),
         }
     }
-    let ends_with_slash = path.len() > 1 && path.ends_with('/');
+    let ends_with_slash = path.ends_with('/');
     if trailing == TrailingSlash::Strict && ends_with_slash && !out.is_empty() {
         out.push(Cow::Borrowed(""));
     }
