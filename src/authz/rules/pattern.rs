@@ -205,6 +205,12 @@ mod tests {
             );
         }
         assert!(parse("/", false, TrailingSlash::Ignore).unwrap().is_empty());
+        // The root has no trailing slash to keep, and one is only kept when it is strict.
+        assert!(parse("/", false, TrailingSlash::Strict).unwrap().is_empty());
+        assert_eq!(
+            parse("/a/", false, TrailingSlash::Ignore).unwrap(),
+            parse("/a", false, TrailingSlash::Ignore).unwrap()
+        );
         assert_eq!(
             parse("/A/", true, TrailingSlash::Strict).unwrap(),
             vec![
