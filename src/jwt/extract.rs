@@ -409,6 +409,35 @@ mod tests {
             TokenLocation::default().extract(&h, &uri(), 64),
             Err(TokenErrorKind::TooLarge { len: 65, max: 64 })
         );
+        // A token of exactly the cap is read, wherever it is.
+        let exact = "a".repeat(64);
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {exact}")).unwrap(),
+        );
+        h.insert("x-token", HeaderValue::from_str(&exact).unwrap());
+        h.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("s={exact}")).unwrap(),
+        );
+        for location in [
+            TokenLocation::default(),
+            TokenLocation::header("x-token").unwrap(),
+            TokenLocation::cookie("s").unwrap(),
+        ] {
+            let found = location.extract(&h, &uri(), 64);
+            assert_eq!(
+                found,
+                Ok(Some(Cow::Borrowed(exact.as_str()))),
+                "{location:?}"
+            );
+            assert_eq!(
+                location.extract(&h, &uri(), 63),
+                Err(TokenErrorKind::TooLarge { len: 64, max: 63 }),
+                "{location:?}"
+            );
+        }
     }
 
     #[test]
@@ -471,6 +500,11 @@ mod tests {
                 .map(|t| t.map(Cow::into_owned))
         };
         assert_eq!(extract("/ws?access_token=a.b.c"), Ok(Some("a.b.c".into())));
+        assert_eq!(
+            extract("/ws?access_token=a.b.c.dd"),
+            Ok(Some("a.b.c.dd".into())),
+            "exactly the cap"
+        );
         assert_eq!(extract("/ws"), Ok(None));
         assert_eq!(
             extract("/ws?access_token=a.b.c.d.e.f"),
