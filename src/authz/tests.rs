@@ -312,6 +312,15 @@ fn table() -> RuleTable {
 }
 
 #[test]
+fn a_table_counts_its_rules() {
+    assert_eq!(table().len(), 6);
+    assert!(!table().is_empty());
+    let empty = RuleTable::builder().build().unwrap();
+    assert_eq!(empty.len(), 0);
+    assert!(empty.is_empty());
+}
+
+#[test]
 fn a_check_names_the_rule_that_decided() {
     let t = table();
     let rule = |method: &str, path: &str, principal: Option<Principal>| {

@@ -377,6 +377,10 @@ mod tests {
             Ok(Some("a.b.c".into()))
         );
         assert_eq!(auth(&[("authorization", "Basic dXNlcjpwYXNz")]), Ok(None));
+        // Other schemes, including six-letter ones and ones shorter than `Bearer`.
+        for other in ["Digest a.b.c", "DPoP a.b.c", "Bear", ""] {
+            assert_eq!(auth(&[("authorization", other)]), Ok(None), "{other:?}");
+        }
         assert_eq!(auth(&[("authorization", "Bearerish x")]), Ok(None));
         for bad in [
             "Bearer",
@@ -515,6 +519,21 @@ mod tests {
             Err(TokenErrorKind::InvalidRequest)
         );
         assert_eq!(format!("{query:?}"), "<fn>");
+        // Locations compare by kind and name.
+        let kinds = [
+            TokenLocation::authorization_header(),
+            TokenLocation::header("x-token").unwrap(),
+            TokenLocation::header("x-other").unwrap(),
+            TokenLocation::cookie("session").unwrap(),
+            TokenLocation::cookie("other").unwrap(),
+            query.clone(),
+        ];
+        for (i, a) in kinds.iter().enumerate() {
+            for (j, b) in kinds.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{a:?} == {b:?}");
+            }
+            assert_eq!(a, &a.clone());
+        }
         assert_eq!(query, query.clone());
         assert_ne!(query, TokenLocation::default());
     }

@@ -430,6 +430,10 @@ mod tests {
                 "roles from",
             ),
             (
+                "[[rule]]\nname = \"a\"\npath = \"/a\"\nrequire = { roles = { from = \"keycloak_client:\", any = [\"x\"] } }\n",
+                "roles from",
+            ),
+            (
                 "[[rule]]\nname = \"a\"\npath = \"/a\"\nrequire = { all = [] }\n",
                 "lists no requirement",
             ),
@@ -533,7 +537,16 @@ mod tests {
                 ..
             }
         ));
-        assert!(RuleTable::from_toml(&" ".repeat(MAX_FILE + 1)).is_err());
+        // A file of 1 MiB is read, one byte more is refused before it is parsed.
+        let rule = "[[rule]]\nname = \"r\"\npath = \"/r\"\nallow = \"anyone\"\n";
+        let padded = |len: usize| format!("{rule}{}", " ".repeat(len - rule.len()));
+        assert_eq!(RuleTable::from_toml(&padded(1024 * 1024)).unwrap().len(), 1);
+        assert!(matches!(
+            RuleTable::from_toml(&padded(1024 * 1024 + 1))
+                .unwrap_err()
+                .kind(),
+            RulesErrorKind::InvalidSetting { .. }
+        ));
     }
 
     #[test]
