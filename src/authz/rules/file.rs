@@ -434,6 +434,10 @@ mod tests {
                 "roles from",
             ),
             (
+                "[[rule]]\nname = \"a\"\npath = \"/a\"\nrequire = { roles = { from = \"claim:\", any = [\"x\"] } }\n",
+                "roles from",
+            ),
+            (
                 "[[rule]]\nname = \"a\"\npath = \"/a\"\nrequire = { all = [] }\n",
                 "lists no requirement",
             ),
