@@ -384,30 +384,23 @@ async fn body_cap_timeout_and_redirects_hold() {
         "timed out promptly"
     );
 
+    // Each case with a fresh validator: no keys cached from the one before.
+    let fresh = || validator(source(&server).build().unwrap());
     // A redirect within the origin is followed…
     jwks.set_mode(Mode::RedirectTo(server.url("/moved")));
     assert!(
-        validator(source(&server).build().unwrap())
-            .validate(&token)
-            .await
-            .is_ok(),
+        fresh().validate(&token).await.is_ok(),
         "a same-origin redirect is followed"
     );
     // …up to three in a row (the first hop, then /hop/2, /hop/1, /hop/0 serves the keys)…
     jwks.set_mode(Mode::RedirectTo(server.url("/hop/2")));
     assert!(
-        validator(source(&server).build().unwrap())
-            .validate(&token)
-            .await
-            .is_ok(),
+        fresh().validate(&token).await.is_ok(),
         "three same-origin redirects are followed"
     );
     // …not four…
     jwks.set_mode(Mode::RedirectTo(server.url("/hop/3")));
-    let err = validator(source(&server).build().unwrap())
-        .validate(&token)
-        .await
-        .unwrap_err();
+    let err = fresh().validate(&token).await.unwrap_err();
     assert_eq!(
         source_error(&err).map(KeySourceError::kind),
         Some(&KeySourceErrorKind::Status { status: 302 }),
@@ -416,10 +409,7 @@ async fn body_cap_timeout_and_redirects_hold() {
     // …and one to another origin (another port, serving valid keys) is not.
     let (elsewhere, _) = start(vec![key.jwk_json()]).await;
     jwks.set_mode(Mode::RedirectTo(elsewhere.url("/moved")));
-    let err = validator(source(&server).build().unwrap())
-        .validate(&token)
-        .await
-        .unwrap_err();
+    let err = fresh().validate(&token).await.unwrap_err();
     assert_eq!(err.kind(), &TokenErrorKind::KeysUnavailable);
     assert_eq!(
         source_error(&err).map(KeySourceError::kind),
