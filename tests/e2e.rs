@@ -10,6 +10,8 @@ mod support;
 
 #[path = "e2e/authz.rs"]
 mod authz;
+#[path = "e2e/authz_bypass.rs"]
+mod authz_bypass;
 #[path = "e2e/exchange.rs"]
 mod exchange;
 #[path = "e2e/grpc.rs"]

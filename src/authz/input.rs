@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 
 use super::error::{AuthzError, AuthzErrorKind};
 use super::requirement::AuthzRequest;
+use crate::principal::ALWAYS_CREDENTIALS;
 use crate::rejection::is_grpc;
 
 #[derive(Serialize)]
@@ -95,6 +96,8 @@ impl<'a> Input<'a> {
                 grpc,
                 headers: headers
                     .iter()
+                    // Never a credential, whatever the policy was configured to see.
+                    .filter(|name| !request.is_credential(name))
                     .filter_map(|name| {
                         let value = request.headers().get(name)?.to_str().ok()?;
                         Some((name.as_str(), value))
@@ -178,8 +181,15 @@ where
     names
         .into_iter()
         .map(|n| {
-            HeaderName::try_from(n.as_ref().to_ascii_lowercase())
-                .map_err(|_| format!("{:?} is not a header name", n.as_ref()))
+            let name = HeaderName::try_from(n.as_ref().to_ascii_lowercase())
+                .map_err(|_| format!("{:?} is not a header name", n.as_ref()))?;
+            if ALWAYS_CREDENTIALS.contains(&name) {
+                return Err(format!(
+                    "{:?} carries credentials: a policy's input never holds it",
+                    n.as_ref()
+                ));
+            }
+            Ok(name)
         })
         .collect()
 }

@@ -240,6 +240,9 @@ impl OpaPolicyBuilder {
     }
 
     /// Request headers the policy sees in `input.request.headers` (none by default).
+    /// Credentials never: naming `Authorization`, `Proxy-Authorization` or `Cookie` fails
+    /// the build, and a header an `AuthLayer` read the token from is left out of the
+    /// document (so it is never sent to OPA nor part of the decision cache's key).
     pub fn input_headers<I>(mut self, names: I) -> Self
     where
         I: IntoIterator,

@@ -230,7 +230,9 @@ impl RegoPolicyBuilder {
     }
 
     /// Request headers the policy sees in `input.request.headers` (none by default: a policy
-    /// sees no header it was not meant to).
+    /// sees no header it was not meant to). Credentials never: naming `Authorization`,
+    /// `Proxy-Authorization` or `Cookie` fails the build, and a header an `AuthLayer` read
+    /// the token from is left out of the document.
     pub fn input_headers<I>(mut self, names: I) -> Self
     where
         I: IntoIterator,

@@ -61,6 +61,11 @@ impl<'a> AuthzRequest<'a> {
         peer_identity(self.extensions)
     }
 
+    /// Whether header `name` carried a credential of this request (never copied out).
+    pub(crate) fn is_credential(&self, name: &http::HeaderName) -> bool {
+        crate::principal::is_credential(name, self.extensions)
+    }
+
     /// The principal, or the refusal a requirement that needs one answers with (401).
     pub(crate) fn authenticated(&self) -> Result<&'a Principal, AuthzError> {
         self.principal()

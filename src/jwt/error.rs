@@ -195,6 +195,15 @@ token_error_kinds! {
     /// token it embeds.
     #[error("service token actor chain does not match its hops")]
     ActorMismatch => "actor_mismatch", InvalidToken, "token chain actors differ";
+    /// A service token names more than one audience (`aud` an array of two or more): a
+    /// service token is for one hop, and a token good at two services could be replayed by
+    /// the first at the second.
+    #[error("service token names more than one audience")]
+    MultipleAudiences => "multiple_audiences", InvalidToken, "token names more than one audience";
+    /// Two levels of a service-token chain carry the same `jti`: no honest signer nests a
+    /// token under its own id.
+    #[error("service token chain repeats a jti")]
+    RepeatedTokenId => "repeated_jti", InvalidToken, "token chain repeats a token id";
     /// A service token nests more levels than the verifier accepts.
     #[error("service token chain of {depth} levels exceeds {max}")]
     ChainTooDeep {

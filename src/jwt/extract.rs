@@ -208,6 +208,17 @@ pub(crate) fn checked(token: Cow<'_, [u8]>) -> Result<Cow<'_, str>, TokenErrorKi
     }
 }
 
+impl TokenLocation {
+    /// The header of a [`header`](Self::header) location, which is a credential of the
+    /// requests it reads (the fixed ones, `Authorization` and `Cookie`, are always).
+    pub(crate) fn own_header(&self) -> Option<&HeaderName> {
+        match &self.kind {
+            Location::Header(name) => Some(name),
+            Location::Authorization | Location::Cookie(_) | Location::Custom(_) => None,
+        }
+    }
+}
+
 impl PartialEq for TokenLocation {
     fn eq(&self, other: &Self) -> bool {
         match (&self.kind, &other.kind) {

@@ -7,6 +7,7 @@ use super::extract::TokenLocation;
 use super::service::Auth;
 use super::validator::Validator;
 use super::verifier::Verifier;
+use crate::principal::{ALWAYS_CREDENTIALS, CredentialHeaders};
 use crate::rejection::DefaultRejectionResponse;
 
 /// Authenticates every request with a bearer token; see the [module docs](super).
@@ -29,6 +30,9 @@ pub struct AuthLayer<V = Validator, R = DefaultRejectionResponse> {
 pub(crate) struct Config<V> {
     pub(crate) verifier: V,
     pub(crate) locations: Box<[TokenLocation]>,
+    /// The headers of `locations` that are no fixed credential header, passed on in the
+    /// extensions so that no policy input copies them; `None` when there are none.
+    pub(crate) credential_headers: Option<CredentialHeaders>,
     pub(crate) allow_anonymous: bool,
     pub(crate) require_bound: bool,
 }
@@ -41,6 +45,7 @@ impl<V: Verifier> AuthLayer<V> {
             config: Arc::new(Config {
                 verifier,
                 locations: Box::new([TokenLocation::default()]),
+                credential_headers: None,
                 allow_anonymous: false,
                 require_bound: false,
             }),
@@ -99,7 +104,15 @@ impl<V: Clone, R> AuthLayer<V, R> {
     pub fn token_locations(mut self, locations: impl IntoIterator<Item = TokenLocation>) -> Self {
         let locations: Box<[TokenLocation]> = locations.into_iter().collect();
         if !locations.is_empty() {
-            Arc::make_mut(&mut self.config).locations = locations;
+            let headers: Arc<[http::HeaderName]> = locations
+                .iter()
+                .filter_map(TokenLocation::own_header)
+                .filter(|name| !ALWAYS_CREDENTIALS.contains(name))
+                .cloned()
+                .collect();
+            let config = Arc::make_mut(&mut self.config);
+            config.credential_headers = (!headers.is_empty()).then_some(CredentialHeaders(headers));
+            config.locations = locations;
         }
         self
     }

@@ -157,6 +157,9 @@ where
                 started,
             );
             pass_on_challenge(responder, request.extensions_mut());
+            if let Some(headers) = &config.credential_headers {
+                request.extensions_mut().insert(headers.clone());
+            }
             request.extensions_mut().insert(principal);
             Ok(request)
         }

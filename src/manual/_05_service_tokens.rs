@@ -34,11 +34,11 @@
 //! | claim | value |
 //! | --- | --- |
 //! | `iss` | the calling service's identity: a URL or a SPIFFE ID (`spiffe://trust-domain/path`) |
-//! | `aud` | the one target service's identity (a string; an array is accepted if it contains the receiver) |
+//! | `aud` | the one target service's identity: a string (an array of exactly one string is accepted; an array of two or more is refused at every level, since a token good at two services could be replayed by the first at the second) |
 //! | `sub` | the end user's subject, copied from the token received; the calling service's own identity when it calls on its own behalf |
 //! | `iat` | NumericDate of minting |
 //! | `exp` | NumericDate; `iat` + the lifetime (60 s by default, 10 min at most), and never after the `exp` of any token below it |
-//! | `jti` | a unique id (meshward: 128 random bits, base64url) |
+//! | `jti` | a unique id (meshward: 128 random bits, base64url); no two levels of one chain carry the same |
 //! | `act` | RFC 8693 actor: `{"sub": <iss>}`, and when the token received was itself a service token, `{"sub": <iss>, "act": <the act of the token received>}`: the chain of calling services, the current one outermost |
 //! | `scope` | the end user's scopes, space-delimited, as the token received carried them, optionally narrowed (never widened); absent when there are none |
 //! | `subject_token` | the token the calling service received, whole, as a compact JWS string: the end user's access token at the first hop, the previous hop's service token after that. Absent when the service calls on its own behalf |
@@ -70,7 +70,8 @@
 //!       header, decides); `exp` is in the future, `nbf`/`iat` not in the future (with a
 //!       leeway, 30 s), each a NumericDate between 1970 and the year 9999; `exp` minus `iat`
 //!       (minus `nbf` without `iat`; a token with neither is refused) is at most 10 minutes.
-//!    2. `aud` contains `expected_aud`.
+//!    2. `aud` names exactly one audience (a string, or an array of one), and it is
+//!       `expected_aud`.
 //!    3. `sub` is present; `act` is an object whose `sub` equals this level's `iss`.
 //!    4. If there is no `subject_token`: the service calls on its own behalf; `sub` must
 //!       equal `iss` and `act` must not nest another `act`. The chain ends here.
@@ -82,13 +83,15 @@
 //!       not yours). The chain ends here.
 //!
 //!    A chain with more service-token levels than the depth is refused.
-//! 3. For every level and the token directly below it (the next level, or the end user's
+//! 3. No `jti` appears twice in the chain, the end user's token included (levels without
+//!    one are passed over): no honest signer nests a token under its own id.
+//! 4. For every level and the token directly below it (the next level, or the end user's
 //!    token): the `sub` values are equal; every scope of the level is a scope of the one
 //!    below; the level's `act.act` equals the `act` of the one below (both absent at the
 //!    first hop).
-//! 4. Optionally: the outermost `iss` is the SPIFFE ID of the mutual-TLS connection the
+//! 5. Optionally: the outermost `iss` is the SPIFFE ID of the mutual-TLS connection the
 //!    request came on; the outermost `jti` was not seen before within its lifetime.
-//! 5. The caller is the outermost `iss`; the services the request came through are the
+//! 6. The caller is the outermost `iss`; the services the request came through are the
 //!    `iss` of each level from the innermost to the outermost; the end user is the innermost
 //!    `sub`; the scopes are the outermost `scope`; the chain expires at the earliest `exp`.
 //!

@@ -67,17 +67,60 @@
 //! (`/package.Service/Method`), so one table guards an axum app and a tonic server alike;
 //! `/shop.Inventory/*` does not match `/shop.InventoryAdmin/Reserve`.
 //!
-//! Paths are matched after normalisation: percent-decoded (`/%61dmin` is `/admin`) and with
-//! empty segments dropped (`//admin//users` is `/admin/users`). A request whose path cannot
-//! be matched safely is refused with 403 `path_not_accepted`: an encoded `/` (`%2F`) or NUL,
-//! bytes that are not UTF-8, more than 64 segments, and dot segments (`.` and `..`, plain or
-//! percent-encoded). Dot segments are refused rather than resolved because the router
-//! behind the layer may not resolve them: axum routes `/admin/../orders` to a route
-//! `/admin/{*rest}` while a resolving table would have matched `/orders`.
-//! [`RuleTableBuilder::resolve_dot_segments`](crate::authz::RuleTableBuilder::resolve_dot_segments)
-//! (file: `dot_segments = "resolve"`) is for a server whose router resolves them the same way.
-//! Matching is case-sensitive unless the table says `case_insensitive`; a trailing slash is
-//! ignored unless the table says `trailing_slash = "strict"`.
+//! ### What the table refuses, and why
+//!
+//! A rule table decides on a path, and the router behind it serves a path: whenever the two
+//! could read one request differently, the request is refused, never guessed at. Paths are
+//! matched after percent-decoding (`/%61dmin` is `/admin`). A request whose path cannot be
+//! matched safely is refused with 403 `path_not_accepted` (gRPC 7):
+//!
+//! - an **empty segment** (`//`, anywhere but one trailing slash): axum routes
+//!   `/users//keys` to a route `/users/{id}/keys` with an empty `id`, while a table that
+//!   collapsed `//` would match `/users/keys` (and `/users/*`);
+//! - a **dot segment** (`.` and `..`, plain or percent-encoded): axum routes
+//!   `/admin/../orders` to a route `/admin/{*rest}` while a resolving table would have
+//!   matched `/orders`.
+//!   [`RuleTableBuilder::resolve_dot_segments`](crate::authz::RuleTableBuilder::resolve_dot_segments)
+//!   (file: `dot_segments = "resolve"`) is for a server whose router resolves them the same
+//!   way;
+//! - an encoded `/` (`%2F`) or NUL, bytes that are not UTF-8, more than 64 segments.
+//!
+//! Matching is case-sensitive unless the table says `case_insensitive`. One trailing slash
+//! is ignored unless the table says `trailing_slash = "strict"`: with the default,
+//! `/orders/7/` is matched as `/orders/7`. Routers that route `/orders/7/` elsewhere than
+//! `/orders/7` (axum does: it is another route, or none) want `strict`, so that a rule says
+//! which one it means.
+//!
+//! And a table with a rule that could never do what it says is refused when it is built:
+//!
+//! - a **method** outside RFC 9110's and `PATCH` (`DELET`) in `methods`: a misspelt method is
+//!   a rule that never matches, and the rule below it decides instead. A method of an
+//!   extension goes in `extension_methods` (`extension_methods = ["PURGE"]`), where a
+//!   standard method is refused in turn;
+//! - a **router's parameter syntax** in a pattern, `{id}`, `{*rest}` or `:id`: it would be
+//!   read as a literal segment. Write `*` for one segment and `**` for any number;
+//! - an empty or dot segment in a pattern, a `*` inside a segment (`/admin*`), two `**`.
+//!
+//! ### Which requirements need a principal
+//!
+//! Scopes, claims, roles, `authenticated`, `subject_in`, `issuer_in`, `caller_in` and
+//! `chain_within` need a principal: without one they refuse with 401 `unauthenticated` and
+//! the bearer challenge (gRPC 16), so that a client without a token is told to send one.
+//! `peer` needs a client certificate and without one refuses with 401 `no_peer_identity`.
+//! `not(…)` keeps these refusals (a missing principal is not "the requirement does not
+//! hold"), and so does a policy that refuses a request without credentials. A rule with
+//! `allow = "anyone"`, a table's default, and `from_fn` need nothing.
+//!
+//! ### How scopes and claims are read
+//!
+//! - A token's `scope` string is split on ASCII whitespace (space, tab, newline, carriage
+//!   return, form feed), and an `scp` array is taken element by element. RFC 6749 separates
+//!   scopes with spaces only and a scope token holds no whitespace, so a tab or a newline is
+//!   read as one more separator rather than refused.
+//! - `contains` and `matches` look into an array claim: `contains` holds when one element
+//!   equals the value, `matches` when one string element matches the glob. On a string,
+//!   `contains` looks for a space-delimited word and `matches` matches the whole string.
+//!   `equals` compares the whole value (an array equals only the same array).
 //!
 //! A table is built whole or not at all: a file with one mistake is refused and nothing of it
 //! is used. [`SharedRules`](crate::authz::SharedRules) holds a table that can be replaced while
@@ -103,7 +146,8 @@
 //!
 //! [[rule]]
 //! name = "read orders"
-//! methods = ["GET", "HEAD"]     # optional: any method when absent
+//! methods = ["GET", "HEAD"]     # optional: any method when absent; RFC 9110's and PATCH
+//! # extension_methods = ["PURGE"]   # optional: methods outside that set, named as such
 //! path = "/orders/**"
 //! require = { scopes_any = ["orders:read", "orders:admin"] }   # … or this
 //! ```
@@ -158,7 +202,15 @@
 //! - `request.grpc` is `null` for a request that is not a gRPC call.
 //! - `request.headers` holds only the headers the policy was configured to see
 //!   (`input_headers`), lowercase, the first value of each: a policy sees no header by
-//!   default, and never `Authorization`.
+//!   default. It never holds a credential, whatever the configuration names: naming
+//!   `Authorization`, `Proxy-Authorization` or `Cookie` (the cookies may carry the token) is
+//!   an error when the policy is built, and a header an
+//!   [`AuthLayer`](crate::jwt::AuthLayer) read the request's token from
+//!   ([`TokenLocation::header`](crate::jwt::TokenLocation::header)) is left out of the
+//!   document of every request it admitted. A remote OPA is therefore never sent a token,
+//!   and no token is part of its decision cache's key. (A
+//!   [`TokenLocation::from_fn`](crate::jwt::TokenLocation::from_fn) reads headers meshward
+//!   cannot name: do not give a policy the header it reads.)
 //! - `principal` is `null` without a principal; `claims` are the end user's (the innermost
 //!   token of a chain), `scopes` those of the token received (narrowed by every hop).
 //! - `caller` is the service that called this one and `chain` every service the request came

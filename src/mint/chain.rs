@@ -31,13 +31,13 @@ pub const DEFAULT_MAX_CHAIN_LEN: usize = 16 * 1024;
 /// the specification):
 ///
 /// 1. the token is a `svc+jwt` JWS signed by a service this one trusts, with that service's
-///    keys, addressed (`aud`) to this service, not expired;
+///    keys, addressed (`aud`) to this service and to no other, not expired;
 /// 2. its `act` names its issuer; its `subject_token`, when present, is the token that
 ///    service received: another service token, addressed to the service that embedded it,
 ///    checked the same way, or the end user's access token, checked with the identity
 ///    provider's [`Validator`];
 /// 3. every level names the same `sub`, carries no scope the level below lacks, and nests the
-///    actors of the level below in its `act`;
+///    actors of the level below in its `act`; no two levels carry the same `jti`;
 /// 4. the chain is at most [`max_depth`](ServiceTokenVerifierBuilder::max_depth) service
 ///    tokens deep, and the whole token at most
 ///    [`max_token_len`](ServiceTokenVerifierBuilder::max_token_len) bytes;
@@ -256,6 +256,11 @@ impl ServiceTokenVerifier {
                     .unwrap_or_default(),
             };
             let level = verified_now!(inner.services, current, false);
+            // A service token is for one hop: a token good at two services could be
+            // replayed by the first at the second.
+            if level.audiences.len() > 1 {
+                return TokenErrorKind::MultipleAudiences.into();
+            }
             if !level.audiences.contains(&expected_audience) {
                 return TokenErrorKind::InvalidAudience {
                     expected: vec![expected_audience],
@@ -302,6 +307,12 @@ impl ServiceTokenVerifier {
                 }
             }
         };
+
+        // No honest signer repeats a `jti` inside one chain: a level that does nested a
+        // token it addressed to itself, or copied another's.
+        if repeats_token_id(levels.iter().chain(user.as_ref())) {
+            return TokenErrorKind::RepeatedTokenId.into();
+        }
 
         // Every level against the one below it.
         let below = |i: usize| levels.get(i + 1).or(user.as_ref());
@@ -381,6 +392,18 @@ impl ServiceTokenVerifier {
             }),
         }
     }
+}
+
+/// Whether two levels of a chain carry the same `jti` (levels without one are passed over).
+fn repeats_token_id<'a>(levels: impl Iterator<Item = &'a Arc<VerifiedToken>>) -> bool {
+    let mut seen: Vec<&str> = Vec::with_capacity(DEFAULT_MAX_DEPTH + 1);
+    for jti in levels.filter_map(|level| level.jwt_id.as_deref()) {
+        if seen.contains(&jti) {
+            return true;
+        }
+        seen.push(jti);
+    }
+    false
 }
 
 /// The `subject_token` claim: absent, or a string.

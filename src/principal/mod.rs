@@ -364,6 +364,29 @@ pub enum ClaimsErrorKind {
     Mismatch,
 }
 
+/// The headers a request's credential was read from, beyond the ones every layer treats as
+/// credentials (`Authorization`, `Proxy-Authorization`, `Cookie`): the token headers an
+/// authentication layer was configured with. It puts this in the extensions of the requests
+/// it passes on, and nothing that copies headers out of a request (a policy's input
+/// document) copies these.
+#[derive(Debug, Clone)]
+pub(crate) struct CredentialHeaders(pub(crate) Arc<[http::HeaderName]>);
+
+/// The headers that carry credentials whatever a layer was configured with.
+pub(crate) const ALWAYS_CREDENTIALS: [http::HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
+];
+
+/// Whether `name` carried a credential of this request.
+pub(crate) fn is_credential(name: &http::HeaderName, extensions: &http::Extensions) -> bool {
+    ALWAYS_CREDENTIALS.contains(name)
+        || extensions
+            .get::<CredentialHeaders>()
+            .is_some_and(|configured| configured.0.contains(name))
+}
+
 /// Seconds since the Unix epoch as a `SystemTime`; negative values clamp to the epoch.
 pub(crate) fn unix_time(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))

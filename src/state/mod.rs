@@ -143,6 +143,9 @@ impl InMemoryState {
         Self {
             entries: moka::sync::Cache::builder()
                 .max_capacity(capacity)
+                // Least recently used, as documented: moka's default (TinyLFU) may refuse a
+                // new key rather than forget an old one.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .expire_after(EntryTtl)
                 .build(),
         }

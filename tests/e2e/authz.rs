@@ -62,7 +62,7 @@ struct Tenant {
     tenant: String,
 }
 
-fn validator(key: &SigningKey) -> Validator {
+pub fn validator(key: &SigningKey) -> Validator {
     Validator::builder(ISSUER, [AUDIENCE])
         .add_key(
             VerifyingKey::from_ec_pem(key.public_pem.as_bytes())
@@ -92,7 +92,7 @@ fn routes() -> Router {
         )
 }
 
-fn label_refusals(router: Router) -> Router {
+pub fn label_refusals(router: Router) -> Router {
     router.layer(axum::middleware::map_response(
         |mut res: axum::response::Response| async move {
             let label = res
@@ -118,7 +118,7 @@ where
     serve_axum(label_refusals(app)).await
 }
 
-async fn guarded_grpc<Q>(key: &SigningKey, requirement: Q) -> TestServer
+pub async fn guarded_grpc<Q>(key: &SigningKey, requirement: Q) -> TestServer
 where
     Q: meshward::authz::Requirement + Send + Sync + 'static,
 {
@@ -141,7 +141,7 @@ where
     TestServer::new(addr, tx, handle)
 }
 
-async fn channel(server: &TestServer) -> Channel {
+pub async fn channel(server: &TestServer) -> Channel {
     Channel::from_shared(format!("http://{}", server.addr))
         .unwrap()
         .connect()
@@ -149,7 +149,7 @@ async fn channel(server: &TestServer) -> Channel {
         .unwrap()
 }
 
-fn token(key: &SigningKey, sub: &str, scope: &str, extra: Value) -> String {
+pub fn token(key: &SigningKey, sub: &str, scope: &str, extra: Value) -> String {
     let mut c = claims(sub, scope);
     if let (Some(c), Value::Object(extra)) = (c.as_object_mut(), extra) {
         c.extend(extra);
@@ -250,7 +250,7 @@ async fn one_rules_file_guards_an_axum_app_and_a_tonic_service() {
             "//admin//users",
             Some(&reader),
             403,
-            Some("missing_role"),
+            Some("path_not_accepted"),
             None,
         ),
         (
@@ -377,7 +377,7 @@ async fn typed_claims_are_deserialized_once_per_token() {
 }
 
 #[cfg(all(feature = "rego", feature = "opa"))]
-mod policies {
+pub mod policies {
     //! The same decisions from Rego in process and from a remote decision point.
 
     use std::net::SocketAddr;
@@ -450,6 +450,8 @@ mod policies {
         pub server: TestServer,
         pub asked: Arc<AtomicUsize>,
         pub mode: Arc<Mutex<Mode>>,
+        /// Every input document it was sent, in order.
+        pub inputs: Arc<Mutex<Vec<Value>>>,
     }
 
     #[derive(Clone)]
@@ -457,6 +459,7 @@ mod policies {
         engine: regorus::Engine,
         asked: Arc<AtomicUsize>,
         mode: Arc<Mutex<Mode>>,
+        inputs: Arc<Mutex<Vec<Value>>>,
     }
 
     async fn decide(
@@ -466,6 +469,7 @@ mod policies {
     ) -> axum::response::Response {
         use axum::response::IntoResponse;
         state.asked.fetch_add(1, Ordering::SeqCst);
+        state.inputs.lock().unwrap().push(body["input"].clone());
         let mode = *state.mode.lock().unwrap();
         match mode {
             Mode::Slow => tokio::time::sleep(Duration::from_secs(5)).await,
@@ -512,10 +516,12 @@ mod policies {
             .unwrap();
         let asked = Arc::new(AtomicUsize::new(0));
         let mode = Arc::new(Mutex::new(Mode::Up));
+        let inputs = Arc::new(Mutex::new(Vec::new()));
         let state = StandInState {
             engine,
             asked: Arc::clone(&asked),
             mode: Arc::clone(&mode),
+            inputs: Arc::clone(&inputs),
         };
         let app = Router::new()
             .route("/v1/data/{*path}", post(decide))
@@ -524,6 +530,7 @@ mod policies {
             server: serve_axum(app).await,
             asked,
             mode,
+            inputs,
         }
     }
 

@@ -345,6 +345,57 @@ async fn stand_in(answer: fn() -> axum::response::Response) -> TestServer {
         .await
 }
 
+/// An active answer is good until the token's `exp` and no longer: neither the cache nor a
+/// hit on it outlives it (checked against a stand-in, so that the mutation runs, which skip
+/// the real provider, hold the property too).
+#[tokio::test]
+async fn a_cached_answer_ends_at_the_tokens_exp() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let exp = now() + 2;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let server = serve_axum(axum::Router::new().route(
+        "/introspect",
+        post(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                axum::Json(json!({"active": true, "aud": "orders", "exp": exp, "sub": "alice"}))
+            }
+        }),
+    ))
+    .await;
+    let introspector = Introspector::builder("https://idp.test", ["orders"])
+        .endpoint(server.url("/introspect"))
+        .client_secret_basic(RS, RS_SECRET)
+        .allow_insecure_http()
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    let app = serve_axum(
+        axum::Router::new()
+            .route("/whoami", get(whoami))
+            .layer(AuthLayer::new(introspector.clone())),
+    )
+    .await;
+    let (status, _, _) = call(&app, "opaque-until-exp").await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(&app, "opaque-until-exp").await;
+    assert_eq!((status, asked.load(Ordering::SeqCst)), (200, 1), "cached");
+    while now() <= exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, error, _) = call(&app, "opaque-until-exp").await;
+    assert_eq!((status, error.as_str()), (401, "invalid_token"));
+    let refused = kind(introspector.verify("opaque-until-exp").await);
+    assert!(
+        matches!(refused, TokenErrorKind::Expired { exp: at, .. }
+            if at == std::time::UNIX_EPOCH + Duration::from_secs(exp as u64)),
+        "{refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn an_endpoint_that_misbehaves_is_a_503_never_a_401() {
     use axum::response::IntoResponse;

@@ -480,6 +480,84 @@ async fn every_tampering_is_refused_with_its_reason() {
             "16",
             "invalid_issuer",
         ),
+        (
+            "an array of exactly one audience is still one hop",
+            {
+                let mut c = o.hop(
+                    INVENTORY,
+                    "alice",
+                    "read",
+                    Some(&gateway_hop(ORDERS, "alice", "read")),
+                    Some(act_g.clone()),
+                );
+                c["aud"] = json!([INVENTORY]);
+                o.forge(&c)
+            },
+            200,
+            "0",
+            "ok",
+        ),
+        (
+            "the outer token names two audiences, the receiver among them",
+            {
+                let mut c = o.hop(
+                    INVENTORY,
+                    "alice",
+                    "read",
+                    Some(&gateway_hop(ORDERS, "alice", "read")),
+                    Some(act_g.clone()),
+                );
+                c["aud"] = json!([INVENTORY, WAREHOUSE]);
+                o.forge(&c)
+            },
+            401,
+            "16",
+            "multiple_audiences",
+        ),
+        (
+            "a nested level names two audiences, the embedding service among them",
+            {
+                let mut below = g.hop(ORDERS, "alice", "read", Some(&user), None);
+                below["aud"] = json!([ORDERS, INVENTORY]);
+                orders_over(&g.forge(&below), "alice", "read")
+            },
+            401,
+            "16",
+            "multiple_audiences",
+        ),
+        (
+            "a nested level repeats the jti of the level above it",
+            {
+                let below = g.hop(ORDERS, "alice", "read", Some(&user), None);
+                let mut outer = o.hop(
+                    INVENTORY,
+                    "alice",
+                    "read",
+                    Some(&g.forge(&below)),
+                    Some(act_g.clone()),
+                );
+                outer["jti"] = below["jti"].clone();
+                o.forge(&outer)
+            },
+            401,
+            "16",
+            "repeated_jti",
+        ),
+        (
+            "a level repeats the jti of the end user's token",
+            {
+                let mut user_claims = claims("alice", "read");
+                user_claims["aud"] = json!(EDGE_API);
+                user_claims["jti"] = json!("one-id");
+                let user = mesh.idp.sign(&user_claims);
+                let mut hop = g.hop(ORDERS, "alice", "read", Some(&user), None);
+                hop["jti"] = json!("one-id");
+                orders_over(&g.forge(&hop), "alice", "read")
+            },
+            401,
+            "16",
+            "repeated_jti",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, token, status, code, reason) in cases {
@@ -522,6 +600,30 @@ async fn every_tampering_is_refused_with_its_reason() {
     assert_eq!(
         refused.extensions().get::<Rejection>().unwrap().label(),
         "invalid_type"
+    );
+}
+
+/// The signer's audience is one string, at every level it mints: it cannot mint a token good
+/// at two services.
+#[tokio::test]
+async fn every_minted_level_names_one_audience_as_a_string() {
+    let mesh = Mesh::new();
+    let chain = mesh.chain("alice", "read").await;
+    let mut level = Some(chain[2].clone());
+    let mut audiences = Vec::new();
+    while let Some(token) = level {
+        let claims = payload_of(&token);
+        audiences.push(claims["aud"].clone());
+        level = claims["subject_token"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        audiences,
+        [
+            json!(WAREHOUSE),
+            json!(INVENTORY),
+            json!(ORDERS),
+            json!(EDGE_API)
+        ]
     );
 }
 
@@ -861,6 +963,32 @@ async fn a_replay_guard_on_redis_is_shared_and_fails_closed() {
     assert_eq!(once(&one, token.as_str()).await, (200, String::new()));
     assert_eq!(once(&two, token.as_str()).await, (401, "replayed".into()));
 
+    // The token's id is kept in Redis until a minute past its `exp`: the time to live
+    // Redis holds is in milliseconds (a 60 s token: about 120 000 ms left).
+    let mut redis_connection = ::redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg("replay-test:*")
+        .query_async(&mut redis_connection)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let pttl: i64 = ::redis::cmd("PTTL")
+        .arg(&keys[0])
+        .query_async(&mut redis_connection)
+        .await
+        .unwrap();
+    let exp = payload_of(token.as_str())["exp"].as_i64().unwrap();
+    let expected_ms = (exp + 60 - now()) * 1000;
+    assert!(
+        (expected_ms - 3_000..=expected_ms + 1_000).contains(&pttl),
+        "PTTL {pttl} ms, expected about {expected_ms} ms"
+    );
+    drop(redis_connection);
+
     // Redis gone: fresh tokens are refused as unavailable (503), never admitted unchecked.
     redis.kill();
     let t = signer.mint(&at_gateway, ORDERS).unwrap();
@@ -883,6 +1011,78 @@ async fn a_replay_guard_on_redis_is_shared_and_fails_closed() {
     let t = signer.mint(&at_gateway, ORDERS).unwrap();
     assert_eq!(once(&one, t.as_str()).await.0, 200);
     assert_eq!(once(&two, t.as_str()).await, (401, "replayed".into()));
+}
+
+/// A rotation that took effect minutes ago leaves the old key published for as long as the
+/// tokens it signed live: with a lifetime of minutes, far past the publishing margin.
+#[tokio::test]
+async fn a_key_rotated_out_stays_published_while_its_tokens_live() {
+    use std::time::SystemTime;
+
+    let raw = SigningKey::generate(Algorithm::ES256, "old");
+    let signer = ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid("old"),
+    )
+    .token_lifetime(Duration::from_secs(300))
+    .minted_token_cache(0)
+    .build()
+    .unwrap();
+    let live = signer.mint_as_service(ORDERS).unwrap();
+    let verifier = |signer: &ServiceSigner| {
+        let keys = KeySet::from_jwks_json(&signer.published_jwks().to_string()).unwrap();
+        ServiceTokenVerifier::builder(ORDERS)
+            .trust_service(GATEWAY, KeySource::from_keys(keys))
+            .build()
+            .unwrap()
+    };
+    let kids = |signer: &ServiceSigner| -> Vec<String> {
+        signer.published_jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // The new key has signed for two minutes: the old key's last token lives three more.
+    let next = ServiceKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("new");
+    signer
+        .rotate_at(next, SystemTime::now() - Duration::from_secs(120))
+        .unwrap();
+    assert_eq!(signer.signing_kid().unwrap(), "new");
+    assert_eq!(kids(&signer), ["old", "new"]);
+    assert!(verifier(&signer).verify(live.as_str()).await.is_ok());
+
+    // Signing for longer than the lifetime and the publishing margin (60 s): every token of
+    // the old key has expired, and it is withdrawn.
+    let signer = ServiceSigner::builder(
+        GATEWAY,
+        ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
+            .unwrap()
+            .with_kid("old"),
+    )
+    .token_lifetime(Duration::from_secs(300))
+    .build()
+    .unwrap();
+    let next = ServiceKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("new");
+    signer
+        .rotate_at(next, SystemTime::now() - Duration::from_secs(300 + 60 + 2))
+        .unwrap();
+    assert_eq!(kids(&signer), ["new"]);
+    let next = ServiceKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("newer");
+    signer
+        .rotate_at(next, SystemTime::now() - Duration::from_secs(300 + 60 - 5))
+        .unwrap();
+    assert_eq!(kids(&signer), ["new", "newer"], "just inside the window");
 }
 
 #[tokio::test]
@@ -1062,7 +1262,10 @@ async fn the_jwks_publisher_serves_the_ring() {
 }
 
 /// A server on 127.0.0.1 over mutual TLS, for axum.
-async fn serve_axum_mtls(acceptor: &meshward::mtls::MtlsAcceptor, app: axum::Router) -> TestServer {
+pub async fn serve_axum_mtls(
+    acceptor: &meshward::mtls::MtlsAcceptor,
+    app: axum::Router,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = acceptor.incoming(listener);

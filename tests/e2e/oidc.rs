@@ -4,12 +4,13 @@
 //! `typ: at+jwt`) and are checked through discovery, for RS256, PS256, ES256 and EdDSA, and
 //! across a key rotation.
 //!
-//! When the provider is not installed yet, the test installs it with `npm ci` from
-//! `tests/oidc/package-lock.json`. Without node and npm it fails with a message saying so; set
+//! When the provider is not installed yet, the first test that needs it installs it with
+//! `npm ci` from `tests/oidc/package-lock.json`, once for the whole run (`install_once`). Without node and npm it fails with a message saying so; set
 //! `MESHWARD_SKIP_OIDC=1` to skip it explicitly on a machine without them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use meshward::jwt::{KeySource, TokenErrorKind, Validator};
@@ -43,23 +44,83 @@ pub fn tools_dir(test: &str) -> Option<PathBuf> {
         "node is not on PATH: install Node.js and npm (Debian: nodejs npm), \
          or set MESHWARD_SKIP_OIDC=1 to skip this test"
     );
-    if !dir.join("node_modules/oidc-provider").is_dir() {
+    install_once(&dir);
+    Some(dir)
+}
+
+/// Installs the provider into `dir` once, however many tests and test binaries ask at the
+/// same time: the threads of one binary wait on one `OnceLock`, the binaries on a file lock
+/// beside `dir`, and `npm ci` runs in a staging folder that is renamed to `dir` only once it
+/// is complete, so that nobody ever sees a half-installed folder. A folder installed from
+/// another lock file is replaced.
+fn install_once(dir: &Path) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
         let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
-        std::fs::create_dir_all(&dir).unwrap();
+        let lock_file = std::fs::read(sources.join("package-lock.json")).unwrap();
+        let installed = |dir: &Path| {
+            dir.join(INSTALLED_MARK).is_file()
+                && std::fs::read(dir.join("package-lock.json")).is_ok_and(|l| l == lock_file)
+        };
+        if installed(dir) {
+            return;
+        }
+        let parent = dir.parent().unwrap();
+        std::fs::create_dir_all(parent).unwrap();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let lock = std::fs::File::create(parent.join(format!(".{name}.lock"))).unwrap();
+        lock.lock().unwrap();
+        if installed(dir) {
+            return; // another test binary installed it while this one waited
+        }
+        let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).unwrap();
         for file in ["package.json", "package-lock.json"] {
-            std::fs::copy(sources.join(file), dir.join(file)).unwrap();
+            std::fs::copy(sources.join(file), staging.join(file)).unwrap();
         }
         let status = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
+            .current_dir(&staging)
             .status();
         assert!(
             status.is_ok_and(|s| s.success()),
             "`npm ci` in {} failed: install npm, or set MESHWARD_SKIP_OIDC=1 to skip this test",
-            dir.display()
+            staging.display()
         );
-    }
-    Some(dir)
+        std::fs::write(staging.join(INSTALLED_MARK), "").unwrap();
+        if dir.exists() {
+            let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+            std::fs::rename(dir, &old).unwrap();
+            let _ = std::fs::remove_dir_all(old);
+        }
+        std::fs::rename(&staging, dir).unwrap();
+        drop(lock);
+    });
+}
+
+/// Written last into a complete install.
+const INSTALLED_MARK: &str = ".meshward-installed";
+
+/// Copies the script `source` (a path under the crate) into `dir`, beside its
+/// `node_modules` for its imports to resolve: through a file of its own renamed into place,
+/// so that a node process starting at the same time reads the old copy or the new, never
+/// half of one.
+pub fn script_in(dir: &Path, source: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(source);
+    let name = source.file_name().unwrap().to_owned();
+    let staged = dir.join(format!(
+        ".{}.{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::copy(&source, &staged).unwrap();
+    let script = dir.join(name);
+    std::fs::rename(&staged, &script).unwrap();
+    script
 }
 
 pub struct Provider {
@@ -79,13 +140,7 @@ impl Provider {
         keyset: &str,
         envs: &[(&str, String)],
     ) -> Self {
-        // The script must sit beside node_modules for its import to resolve.
-        let script = dir.join("provider.mjs");
-        std::fs::copy(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/provider.mjs"),
-            &script,
-        )
-        .unwrap();
+        let script = script_in(dir, "tests/oidc/provider.mjs");
         let mut child = Command::new("node")
             .arg(&script)
             .env("PORT", port.to_string())

@@ -11,17 +11,12 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::mint::{EDGE_API, GATEWAY, INVENTORY, Mesh, ORDERS};
-use crate::oidc::tools_dir;
+use crate::oidc::{script_in, tools_dir};
 use crate::support::*;
 
 /// Runs the JavaScript service with `input` on stdin; its JSON answer.
 async fn node(dir: &Path, mode: &str, input: Value) -> Value {
-    let script = dir.join("service_token.mjs");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/polyglot/service_token.mjs"),
-        &script,
-    )
-    .unwrap();
+    let script = script_in(dir, "tests/polyglot/service_token.mjs");
     let mut child = tokio::process::Command::new("node")
         .arg(&script)
         .arg(mode)

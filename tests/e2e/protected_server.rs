@@ -307,6 +307,91 @@ async fn service_tokens_from_trusted_services() {
     jwks_server.stop().await;
 }
 
+/// A service token is for one hop and one `jti` per level: signed with a trusted service's
+/// real key, a token naming two audiences, or nesting a level under its own `jti`, is refused
+/// with a reason of its own.
+#[tokio::test]
+async fn service_tokens_for_two_audiences_or_a_repeated_jti_are_refused() {
+    use crate::mint::{GATEWAY, Svc};
+
+    const ME: &str = "spiffe://prod.test/ns/shop/sa/orders";
+    let idp = SigningKey::generate(Algorithm::ES256, "k1");
+    let gateway = Svc::new(GATEWAY);
+    let jwks_server = serve_axum(axum::Router::new().route_service(
+        "/jwks",
+        meshward::mint::JwksPublisher::new(gateway.signer.clone()),
+    ))
+    .await;
+    let dir = TempDir::new("protected-one-hop");
+    let (_child, port) = start(&[
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
+        (
+            "MESHWARD_JWKS_FILE",
+            dir.write("jwks.json", &jwks(&[idp.jwk_json()]))
+                .display()
+                .to_string(),
+        ),
+        ("MESHWARD_SERVICE_ID", ME.to_owned()),
+        (
+            "MESHWARD_TRUSTED_SERVICES",
+            format!("{GATEWAY}={}", jwks_server.url("/jwks")),
+        ),
+        ("MESHWARD_ALLOW_HTTP", "1".to_owned()),
+    ])
+    .await;
+    let url = format!("http://127.0.0.1:{port}/whoami");
+    let user = idp.sign(&claims("alice", "read"));
+    let send = |claims: Value| {
+        let token = gateway.forge(&claims);
+        let url = url.clone();
+        async move {
+            http_get(
+                &url,
+                &[("authorization", format!("Bearer {token}").as_str())],
+            )
+            .await
+        }
+    };
+
+    let hop = gateway.hop(ME, "alice", "read", Some(&user), None);
+    assert_eq!(send(hop.clone()).await.status, 200, "the well-formed hop");
+    let mut one = hop.clone();
+    one["aud"] = json!([ME]);
+    assert_eq!(
+        send(one).await.status,
+        200,
+        "an array of exactly one audience"
+    );
+
+    let mut two = hop.clone();
+    two["aud"] = json!([ME, "spiffe://prod.test/ns/shop/sa/billing"]);
+    let seen = send(two).await;
+    assert_eq!(seen.status, 401);
+    assert_eq!(
+        seen.headers["www-authenticate"],
+        "Bearer realm=\"https://issuer.test\", error=\"invalid_token\", \
+         error_description=\"token names more than one audience\""
+    );
+
+    // The gateway nests a token it addressed to itself, under that token's own jti.
+    let mut inner = gateway.hop(GATEWAY, "alice", "read", Some(&user), None);
+    inner["act"] = json!({"sub": GATEWAY});
+    let mut outer = gateway.hop(ME, "alice", "read", Some(&gateway.forge(&inner)), None);
+    outer["act"] = json!({"sub": GATEWAY, "act": {"sub": GATEWAY}});
+    outer["jti"] = inner["jti"].clone();
+    let seen = send(outer.clone()).await;
+    assert_eq!(seen.status, 401);
+    assert_eq!(
+        seen.headers["www-authenticate"],
+        "Bearer realm=\"https://issuer.test\", error=\"invalid_token\", \
+         error_description=\"token chain repeats a token id\""
+    );
+    // The same chain with ids of its own passes: the jti is what is refused.
+    outer["jti"] = json!("another-id");
+    assert_eq!(send(outer).await.status, 200, "distinct ids");
+}
+
 #[tokio::test]
 async fn rules_and_a_rego_policy_from_files() {
     let key = SigningKey::generate(Algorithm::ES256, "k-authz");

@@ -91,6 +91,37 @@ async fn exactly_the_burst_passes_then_429_with_retry_after() {
     server.stop().await;
 }
 
+/// The store `QuotaLayer` makes for itself keeps `max_keys` buckets, forgetting the least
+/// recently used: with one, a thousand other subjects push the first one's spent bucket out
+/// and it starts full again.
+#[tokio::test]
+async fn the_layers_own_store_keeps_at_most_max_keys_buckets() {
+    let idp = Idp::new();
+    let server = idp.serve(slow(1).max_keys(1).build().unwrap()).await;
+    let alice = idp.bearer("alice");
+    assert_eq!(get_orders(&server, &alice).await.0, 200);
+    assert_eq!(get_orders(&server, &alice).await.0, 429, "spent");
+    for i in 0..1_000 {
+        let other = idp.bearer(&format!("user-{i}"));
+        assert_eq!(get_orders(&server, &other).await.0, 200, "user-{i}");
+    }
+    assert_eq!(
+        get_orders(&server, &alice).await.0,
+        200,
+        "alice's bucket was forgotten"
+    );
+    server.stop().await;
+
+    // With room for every key, nothing is forgotten.
+    let server = idp.serve(slow(1).build().unwrap()).await;
+    assert_eq!(get_orders(&server, &alice).await.0, 200);
+    for i in 0..100 {
+        get_orders(&server, &idp.bearer(&format!("user-{i}"))).await;
+    }
+    assert_eq!(get_orders(&server, &alice).await.0, 429);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_quota_per_client_counts_every_user_of_that_client() {
     let idp = Idp::new();

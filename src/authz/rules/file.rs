@@ -59,6 +59,8 @@ struct RawRule {
     name: String,
     #[serde(default)]
     methods: Option<Vec<String>>,
+    #[serde(default)]
+    extension_methods: Option<Vec<String>>,
     path: String,
     #[serde(default)]
     allow: Option<Anyone>,
@@ -253,6 +255,9 @@ fn rule(raw: RawRule, number: usize, line: Option<usize>) -> Result<Rule, RulesE
     if let Some(methods) = raw.methods {
         rule = rule.methods(methods);
     }
+    if let Some(methods) = raw.extension_methods {
+        rule = rule.extension_methods(methods);
+    }
     match (raw.allow, raw.require) {
         (Some(Anyone::Anyone), None) => Ok(rule.allow_anyone()),
         (None, Some(spec)) => Ok(rule.require(spec.build().map_err(invalid)?)),
@@ -411,7 +416,31 @@ mod tests {
             ),
             (
                 "[[rule]]\nname = \"a\"\npath = \"/a\"\nmethods = []\nallow = \"anyone\"\n",
-                "empty method list",
+                "an empty method list",
+            ),
+            (
+                "[[rule]]\nname = \"a\"\npath = \"/a\"\nmethods = [\"DELET\"]\nallow = \"anyone\"\n",
+                "\"DELET\" is not a standard method (a misspelling?); name an extension method in extension_methods",
+            ),
+            (
+                "[[rule]]\nname = \"a\"\npath = \"/a\"\nextension_methods = [\"delete\"]\nallow = \"anyone\"\n",
+                "\"delete\" is a standard method: name it in methods",
+            ),
+            (
+                "[[rule]]\nname = \"a\"\npath = \"/a\"\nextension_methods = []\nallow = \"anyone\"\n",
+                "an empty extension method list",
+            ),
+            (
+                "[[rule]]\nname = \"a\"\npath = \"/a\"\nextension_methods = [\"PUR GE\"]\nallow = \"anyone\"\n",
+                "\"PUR GE\" is not a method",
+            ),
+            (
+                "[[rule]]\nname = \"a\"\npath = \"/items/{id}/edit\"\nallow = \"anyone\"\n",
+                "{name} is a router's syntax: write * for one segment",
+            ),
+            (
+                "[[rule]]\nname = \"a\"\npath = \"/items/:id\"\nallow = \"anyone\"\n",
+                ":name is a router's syntax: write * for one segment",
             ),
             (
                 "[[rule]]\nname = \"a\"\npath = \"/a\"\nrequire = { scopes_any = [] }\n",

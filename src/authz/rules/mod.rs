@@ -16,9 +16,9 @@
 //! # Ok::<_, meshward::authz::RulesError>(())
 //! ```
 //!
-//! Paths are matched after normalisation (percent-decoding, `//` collapsed; a `.` or `..`
-//! segment, an encoded `/` or a NUL refuse the request with 403 `path_not_accepted`), so
-//! that neither `/admin/../orders` nor `/%61dmin` can slip past a rule. Dot segments are
+//! Paths are matched after normalisation (percent-decoding; an empty segment `//`, a `.` or
+//! `..` segment, an encoded `/` or a NUL refuse the request with 403 `path_not_accepted`),
+//! so that neither `/admin/../orders`, `/users//keys` nor `/%61dmin` can slip past a rule. Dot segments are
 //! refused rather than resolved because the router behind the layer may not resolve them:
 //! with a route `/admin/{*rest}`, `/admin/../orders` reaches the admin handler while a
 //! resolving table would have matched `/orders`. A server whose router resolves them too
@@ -96,6 +96,7 @@ pub enum RulesErrorKind {
 pub struct Rule {
     name: Arc<str>,
     methods: Option<Vec<String>>,
+    extension_methods: Option<Vec<String>>,
     path: Option<String>,
     decision: Option<Decision>,
 }
@@ -112,18 +113,45 @@ impl Rule {
         Self {
             name: name.into().into(),
             methods: None,
+            extension_methods: None,
             path: None,
             decision: None,
         }
     }
 
-    /// Matches only these methods (any method without this).
+    /// Matches only these methods (any method without this): the methods of RFC 9110 and
+    /// `PATCH`, in any case. Anything else is refused when the table is built, so that a
+    /// misspelt `DELET` is an error, not a rule that never matches; a method of an extension
+    /// (WebDAV's `PROPFIND`, a cache's `PURGE`) is named with
+    /// [`extension_methods`](Self::extension_methods).
     pub fn methods<I>(mut self, methods: I) -> Self
     where
         I: IntoIterator,
         I::Item: Into<String>,
     {
         self.methods = Some(methods.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Matches these extension methods too (or only these, without
+    /// [`methods`](Self::methods)): methods outside the standard set, each a valid method
+    /// token. A standard method named here is refused when the table is built.
+    ///
+    /// ```
+    /// use meshward::authz::{Rule, RuleTable};
+    ///
+    /// let rules = RuleTable::builder()
+    ///     .rule(Rule::new("purge").methods(["POST"]).extension_methods(["PURGE"])
+    ///         .path("/cache/**").allow_anyone())
+    ///     .build()?;
+    /// # Ok::<_, meshward::authz::RulesError>(())
+    /// ```
+    pub fn extension_methods<I>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.extension_methods = Some(methods.into_iter().map(Into::into).collect());
         self
     }
 
@@ -153,6 +181,7 @@ impl fmt::Debug for Rule {
         f.debug_struct("Rule")
             .field("name", &self.name)
             .field("methods", &self.methods)
+            .field("extension_methods", &self.extension_methods)
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
@@ -310,8 +339,10 @@ impl RuleTableBuilder {
     /// # Errors
     ///
     /// [`RulesErrorKind::InvalidRule`] naming the rule (and its line, for a file) for a
-    /// missing or bad pattern, an unknown method, or a rule that says neither what it
-    /// requires nor that it allows anyone; [`RulesErrorKind::DuplicateName`].
+    /// missing or bad pattern (an empty, `.` or `..` segment, a `*` inside a segment, a
+    /// router's `{name}` or `:name`), a method outside the standard set that is not named as
+    /// an extension method, or a rule that says neither what it requires nor that it allows
+    /// anyone; [`RulesErrorKind::DuplicateName`].
     pub fn build(self) -> Result<RuleTable, RulesError> {
         let mut trie = Trie::default();
         let mut rules = Vec::with_capacity(self.rules.len());
@@ -332,22 +363,7 @@ impl RuleTableBuilder {
             let pattern = rule.path.as_deref().ok_or_else(|| invalid("no path"))?;
             let parts =
                 pattern::parse(pattern, self.how.lowercase, self.how.trailing).map_err(&invalid)?;
-            let methods = match &rule.methods {
-                None => None,
-                Some(methods) if methods.is_empty() => {
-                    return Err(invalid("an empty method list").into());
-                }
-                Some(methods) => Some(
-                    methods
-                        .iter()
-                        .map(|m| {
-                            let upper = m.to_ascii_uppercase();
-                            Method::from_bytes(upper.as_bytes())
-                                .map_err(|_| invalid(&format!("{m:?} is not a method")))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                ),
-            };
+            let methods = rule_methods(&rule).map_err(|reason| invalid(&reason))?;
             let decision = rule
                 .decision
                 .ok_or_else(|| invalid("it says neither what it requires nor allow anyone"))?;
@@ -364,6 +380,50 @@ impl RuleTableBuilder {
             how: self.how,
         })
     }
+}
+
+/// The methods of RFC 9110 and PATCH (RFC 5789): all a rule's `methods` may name.
+const STANDARD_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// The methods a rule matches (`None`: any), or why they are wrong: an empty list, a name
+/// that is no method, a standard list naming an unknown method (a misspelling would make a
+/// rule that never matches), an extension list naming a standard one.
+fn rule_methods(rule: &Rule) -> Result<Option<Vec<Method>>, String> {
+    if rule.methods.is_none() && rule.extension_methods.is_none() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for (list, extension) in [(&rule.methods, false), (&rule.extension_methods, true)] {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
+            return Err(if extension {
+                "an empty extension method list".to_owned()
+            } else {
+                "an empty method list".to_owned()
+            });
+        }
+        for name in list {
+            let upper = name.to_ascii_uppercase();
+            let method = Method::from_bytes(upper.as_bytes())
+                .map_err(|_| format!("{name:?} is not a method"))?;
+            let standard = STANDARD_METHODS.contains(&upper.as_str());
+            match (standard, extension) {
+                (false, false) => {
+                    return Err(format!(
+                        "{name:?} is not a standard method (a misspelling?); \
+                         name an extension method in extension_methods"
+                    ));
+                }
+                (true, true) => {
+                    return Err(format!("{name:?} is a standard method: name it in methods"));
+                }
+                _ => out.push(method),
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 impl fmt::Debug for RuleTableBuilder {

@@ -1,8 +1,11 @@
-//! The path a rule table matches: percent-decoded and empty segments dropped, so that
-//! `//orders` and `/%6frders` are both `/orders` and `/%61dmin` is `/admin`. A `.` or `..`
-//! segment (written plainly or percent-encoded) refuses the request, unless the table
-//! resolves them: a router that does not resolve them would otherwise route
-//! `/admin/../orders` under `/admin` while the table matched `/orders`.
+//! The path a rule table matches: percent-decoded, so that `/%6frders` is `/orders` and
+//! `/%61dmin` is `/admin`. A path the table might read otherwise than the router behind it
+//! refuses the request: a `.` or `..` segment (written plainly or percent-encoded), unless
+//! the table resolves them, and an empty segment (`//`). A router that does not resolve dot
+//! segments would route `/admin/../orders` under `/admin` while the table matched `/orders`;
+//! axum routes `/users//keys` to `/users/{id}/keys` with an empty `id`, while a table that
+//! collapsed `//` would match `/users/keys`. One trailing slash is read as the table's
+//! [`TrailingSlash`] says.
 
 use std::borrow::Cow;
 
@@ -32,8 +35,9 @@ pub(crate) struct Normalization {
 }
 
 /// The normalised segments of `path`, or `None` when it cannot be normalised safely: an
-/// encoded `/` (`%2F`) or NUL, bytes that are not UTF-8 once decoded, a `.` or `..` segment
-/// (unless resolved; then `..` above the root), or more than [`MAX_SEGMENTS`] segments.
+/// encoded `/` (`%2F`) or NUL, bytes that are not UTF-8 once decoded, an empty segment
+/// (`//`, anywhere but one trailing slash), a `.` or `..` segment (unless resolved; then
+/// `..` above the root), or more than [`MAX_SEGMENTS`] segments.
 pub(crate) fn segments(path: &str, how: Normalization) -> Option<Vec<Cow<'_, str>>> {
     let Normalization {
         lowercase,
@@ -45,7 +49,13 @@ pub(crate) fn segments(path: &str, how: Normalization) -> Option<Vec<Cow<'_, str
     if raw.len() > MAX_SEGMENTS * 2 {
         return None;
     }
-    for segment in &raw {
+    // Before the leading `/`, and after one trailing `/` (`/` itself has both): the only
+    // places an empty piece is no segment of its own.
+    let last = raw.len().saturating_sub(1);
+    for (i, segment) in raw.iter().enumerate() {
+        if segment.is_empty() && i != 0 && i != last {
+            return None;
+        }
         let decoded: Cow<'_, str> = percent_decode_str(segment).decode_utf8().ok()?;
         if decoded.contains('/') || decoded.contains('\0') {
             return None;
@@ -107,7 +117,10 @@ mod tests {
         assert_eq!(norm("/%61dmin").as_deref(), Some("/admin"));
         assert_eq!(norm("/%2e%2e/admin").as_deref(), None, "above the root");
         assert_eq!(norm("/x/%2e%2e/admin").as_deref(), Some("/admin"));
-        assert_eq!(norm("//orders///7/").as_deref(), Some("/orders/7"));
+        assert_eq!(norm("/orders/7/").as_deref(), Some("/orders/7"));
+        for path in ["//orders", "/orders//7", "/orders/7//", "//", "/a///b"] {
+            assert_eq!(norm(path), None, "an empty segment: {path}");
+        }
         assert_eq!(norm("/./orders/.").as_deref(), Some("/orders"));
         assert_eq!(norm("/").as_deref(), Some("/"));
         assert_eq!(norm("").as_deref(), Some("/"));
@@ -117,13 +130,13 @@ mod tests {
         assert_eq!(norm("/.."), None);
         assert_eq!(norm(&"/a".repeat(MAX_SEGMENTS)).map(|_| ()), Some(()));
         assert_eq!(norm(&"/a".repeat(MAX_SEGMENTS + 1)), None);
-        // At most twice as many pieces are looked at, empty ones counted, so that a path
-        // of slashes costs bounded work: 128 pieces are read, 129 are not.
+        // At most twice as many pieces are looked at, dot segments counted, so that a path
+        // of `./` costs bounded work: 128 pieces are read, 129 are not.
         let pieces = |n: usize| {
             format!(
                 "{}{}",
                 "/a".repeat(MAX_SEGMENTS - 1),
-                "/".repeat(n - MAX_SEGMENTS)
+                "/.".repeat(n - MAX_SEGMENTS)
             )
         };
         assert_eq!(
@@ -145,6 +158,12 @@ mod tests {
         assert_eq!(lower, ["orders", "abc"]);
         let strict = segments("/orders/", how(false, TrailingSlash::Strict)).unwrap();
         assert_eq!(strict, ["orders", ""]);
+        let ignored = segments("/orders/", how(false, TrailingSlash::Ignore)).unwrap();
+        assert_eq!(ignored, ["orders"]);
+        for trailing in [TrailingSlash::Ignore, TrailingSlash::Strict] {
+            assert!(segments("/orders//", how(false, trailing)).is_none());
+            assert!(segments("/orders//7/", how(false, trailing)).is_none());
+        }
         let root = segments("/", how(false, TrailingSlash::Strict)).unwrap();
         assert!(root.is_empty());
     }

@@ -45,7 +45,20 @@ pub(crate) fn parse(
             }
             "**" => parts.push(PartOf(Part::Any)),
             "." | ".." => return Err("a path pattern has no . or .. segment"),
-            s if s.contains('*') => return Err("* and ** stand alone in their segment"),
+            s if s.contains('*') && !s.starts_with('{') => {
+                return Err("* and ** stand alone in their segment");
+            }
+            // A router's parameter syntax would be read as a literal segment and never
+            // match: the rule below it would decide instead.
+            s if s.starts_with("{*") => {
+                return Err("{*name} is a router's syntax: write ** for any number of segments");
+            }
+            s if s.contains('{') || s.contains('}') => {
+                return Err("{name} is a router's syntax: write * for one segment");
+            }
+            s if s.starts_with(':') => {
+                return Err(":name is a router's syntax: write * for one segment");
+            }
             s => parts.push(PartOf(Part::Literal(if lowercase {
                 s.to_lowercase()
             } else {
@@ -197,6 +210,30 @@ mod tests {
             ("/a/../b", "a path pattern has no . or .. segment"),
             ("/orders*", "* and ** stand alone in their segment"),
             ("/**/x/**", "a path pattern has at most one **"),
+            (
+                "/items/{id}/edit",
+                "{name} is a router's syntax: write * for one segment",
+            ),
+            (
+                "/items/{*rest}",
+                "{*name} is a router's syntax: write ** for any number of segments",
+            ),
+            (
+                "/items/x{id}",
+                "{name} is a router's syntax: write * for one segment",
+            ),
+            (
+                "/items/{id",
+                "{name} is a router's syntax: write * for one segment",
+            ),
+            (
+                "/items/id}",
+                "{name} is a router's syntax: write * for one segment",
+            ),
+            (
+                "/items/:id",
+                ":name is a router's syntax: write * for one segment",
+            ),
         ] {
             assert_eq!(
                 parse(bad, false, TrailingSlash::Ignore).unwrap_err(),
@@ -205,6 +242,14 @@ mod tests {
             );
         }
         assert!(parse("/", false, TrailingSlash::Ignore).unwrap().is_empty());
+        // A colon inside a segment is an ordinary character (`/v1/things:batchGet`).
+        assert_eq!(
+            parse("/v1/things:batchGet", false, TrailingSlash::Ignore).unwrap(),
+            vec![
+                PartOf(Part::Literal("v1".into())),
+                PartOf(Part::Literal("things:batchGet".into()))
+            ]
+        );
         // The root has no trailing slash to keep, and one is only kept when it is strict.
         assert!(parse("/", false, TrailingSlash::Strict).unwrap().is_empty());
         assert_eq!(

@@ -121,11 +121,20 @@ enum Step {
     NeedsKeys(NeedsKeys),
 }
 
-#[derive(Default)]
 pub(super) struct Counters {
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
     rejections: [AtomicU64; TokenErrorKind::LABELS.len()],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            rejections: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 impl Validator {
