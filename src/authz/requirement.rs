@@ -62,6 +62,7 @@ impl<'a> AuthzRequest<'a> {
     }
 
     /// Whether header `name` carried a credential of this request (never copied out).
+    #[cfg_attr(not(any(feature = "rego", feature = "opa")), allow(dead_code))]
     pub(crate) fn is_credential(&self, name: &http::HeaderName) -> bool {
         crate::principal::is_credential(name, self.extensions)
     }

@@ -370,6 +370,7 @@ pub enum ClaimsErrorKind {
 /// it passes on, and nothing that copies headers out of a request (a policy's input
 /// document) copies these.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(any(feature = "rego", feature = "opa")), allow(dead_code))]
 pub(crate) struct CredentialHeaders(pub(crate) Arc<[http::HeaderName]>);
 
 /// The headers that carry credentials whatever a layer was configured with.
@@ -380,6 +381,7 @@ pub(crate) const ALWAYS_CREDENTIALS: [http::HeaderName; 3] = [
 ];
 
 /// Whether `name` carried a credential of this request.
+#[cfg_attr(not(any(feature = "rego", feature = "opa")), allow(dead_code))]
 pub(crate) fn is_credential(name: &http::HeaderName, extensions: &http::Extensions) -> bool {
     ALWAYS_CREDENTIALS.contains(name)
         || extensions
