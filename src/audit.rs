@@ -38,7 +38,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
-use http::Request;
+use http::request::Parts;
+use http::{Extensions, Method, Request, Uri};
 
 use crate::peer::{PeerIdentity, peer_identity};
 use crate::principal::Principal;
@@ -154,16 +155,49 @@ pub(crate) enum Outcome<'a> {
     WouldDeny(&'a Rejection),
 }
 
-/// When the layer started deciding, for the latency histogram (free without `metrics`).
+/// What an audit event reads of a request: a whole request, or its head.
+pub(crate) trait Head {
+    fn method(&self) -> &Method;
+    fn uri(&self) -> &Uri;
+    fn extensions(&self) -> &Extensions;
+}
+
+impl<B> Head for Request<B> {
+    fn method(&self) -> &Method {
+        self.method()
+    }
+    fn uri(&self) -> &Uri {
+        self.uri()
+    }
+    fn extensions(&self) -> &Extensions {
+        self.extensions()
+    }
+}
+
+impl Head for Parts {
+    fn method(&self) -> &Method {
+        &self.method
+    }
+    fn uri(&self) -> &Uri {
+        &self.uri
+    }
+    fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+}
+
+/// When a gate started deciding, for the decision-latency histogram (free without the
+/// `metrics` feature).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Started {
+pub struct Started {
     #[cfg(feature = "metrics")]
     at: std::time::Instant,
 }
 
 impl Started {
+    /// Now.
     #[inline]
-    pub(crate) fn now() -> Self {
+    pub fn now() -> Self {
         Self {
             #[cfg(feature = "metrics")]
             at: std::time::Instant::now(),
@@ -172,9 +206,9 @@ impl Started {
 }
 
 /// Records one decision: the audit event, and with `metrics` the counter and histogram.
-pub(crate) fn record<B>(
+pub(crate) fn record(
     layer: Layer,
-    request: &Request<B>,
+    request: &impl Head,
     principal: Option<&Principal>,
     outcome: Outcome<'_>,
     started: Started,
@@ -183,9 +217,9 @@ pub(crate) fn record<B>(
 }
 
 /// As [`record`], naming the rule of a rule table that decided.
-pub(crate) fn record_rule<B>(
+pub(crate) fn record_rule(
     layer: Layer,
-    request: &Request<B>,
+    request: &impl Head,
     principal: Option<&Principal>,
     outcome: Outcome<'_>,
     rule: Option<&str>,
@@ -212,8 +246,8 @@ pub(crate) fn record_rule<B>(
 
 /// Records a service token minted (`allow`) or refused (`deny`) for an outbound call to
 /// `audience`.
-pub(crate) fn record_mint<B>(
-    request: &Request<B>,
+pub(crate) fn record_mint(
+    request: &impl Head,
     principal: Option<&Principal>,
     audience: Option<&str>,
     outcome: Result<(), &'static str>,
@@ -244,9 +278,9 @@ struct Fields<'a> {
     rule: Option<&'a str>,
 }
 
-fn emit<B>(
+fn emit(
     layer: Layer,
-    request: &Request<B>,
+    request: &impl Head,
     fields: Fields<'_>,
     decision: &'static str,
     reason: &'static str,
@@ -324,7 +358,7 @@ fn emit<B>(
     let _ = started;
 }
 
-fn peer_of<B>(principal: Option<&Principal>, request: &Request<B>) -> Option<PeerIdentity> {
+fn peer_of(principal: Option<&Principal>, request: &impl Head) -> Option<PeerIdentity> {
     match principal.and_then(Principal::peer) {
         Some(peer) => Some(peer.clone()),
         None => peer_identity(request.extensions()),

@@ -146,6 +146,7 @@ mod error;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
+pub mod gate;
 mod peer;
 mod principal;
 mod rejection;

@@ -7,6 +7,7 @@ use super::peer::PeerRequirement;
 use super::requirement::Requirement;
 use super::scope::ScopeRequirement;
 use super::service::Authz;
+use crate::gate::{Gated, IntoGate};
 use crate::rejection::DefaultRejectionResponse;
 
 /// Checks a [`Requirement`] on every request; put it after
@@ -18,27 +19,28 @@ use crate::rejection::DefaultRejectionResponse;
 /// audit event says it would have been refused.
 #[must_use]
 pub struct AuthzLayer<Q, R = DefaultRejectionResponse> {
-    config: Config<Q>,
+    config: Arc<AuthzGate<Q>>,
     responder: R,
 }
 
 impl<Q, R: Clone> Clone for AuthzLayer<Q, R> {
     fn clone(&self) -> Self {
         Self {
-            config: self.config.clone(),
+            config: Arc::clone(&self.config),
             responder: self.responder.clone(),
         }
     }
 }
 
-/// What an [`AuthzLayer`] was configured with; read by `service.rs`. Cloning it clones a
+/// The [gate](crate::gate) of an [`AuthzLayer`]: its requirement and whether it is in dry-run
+/// mode, and the check (`service.rs`) it runs on every request. Cloning it clones a
 /// pointer, whatever the requirement.
-pub(crate) struct Config<Q> {
+pub struct AuthzGate<Q> {
     pub(crate) requirement: Arc<Q>,
     pub(crate) dry_run: bool,
 }
 
-impl<Q> Clone for Config<Q> {
+impl<Q> Clone for AuthzGate<Q> {
     fn clone(&self) -> Self {
         Self {
             requirement: Arc::clone(&self.requirement),
@@ -75,10 +77,10 @@ impl<Q: Requirement> AuthzLayer<Q> {
     /// Checks `requirement` on every request.
     pub fn new(requirement: Q) -> Self {
         Self {
-            config: Config {
+            config: Arc::new(AuthzGate {
                 requirement: Arc::new(requirement),
                 dry_run: false,
-            },
+            }),
             responder: DefaultRejectionResponse::default(),
         }
     }
@@ -108,7 +110,7 @@ impl<Q, R> AuthzLayer<Q, R> {
     /// Nothing is enforced in this mode.
     pub fn dry_run(mut self) -> Self {
         tracing::warn!(target: "meshward::authz", "authorization in dry-run mode: nothing is enforced");
-        self.config.dry_run = true;
+        Arc::make_mut(&mut self.config).dry_run = true;
         self
     }
 }
@@ -142,7 +144,7 @@ impl Default for AuthzLayer<PeerRequirement> {
 
 impl<R> AuthzLayer<PeerRequirement, R> {
     fn map_peer(mut self, f: impl FnOnce(PeerRequirement) -> PeerRequirement) -> Self {
-        let requirement = Arc::make_mut(&mut self.config.requirement);
+        let requirement = Arc::make_mut(&mut Arc::make_mut(&mut self.config).requirement);
         *requirement = f(std::mem::take(requirement));
         self
     }
@@ -178,7 +180,24 @@ impl<S, Q, R: Clone> Layer<S> for AuthzLayer<Q, R> {
     type Service = Authz<S, Q, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authz::new(inner, self.config.clone(), self.responder.clone())
+        Gated::new(inner, Arc::clone(&self.config), self.responder.clone())
+    }
+}
+
+impl<Q: Requirement, R> IntoGate for AuthzLayer<Q, R> {
+    type Gate = AuthzGate<Q>;
+
+    fn into_gate(self) -> Arc<AuthzGate<Q>> {
+        self.config
+    }
+}
+
+impl<Q: fmt::Debug> fmt::Debug for AuthzGate<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthzGate")
+            .field("requirement", &self.requirement)
+            .field("dry_run", &self.dry_run)
+            .finish()
     }
 }
 

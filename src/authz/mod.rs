@@ -45,7 +45,6 @@
 
 mod claims;
 mod error;
-mod future;
 mod identity;
 #[cfg(any(feature = "rego", feature = "opa"))]
 mod input;
@@ -68,9 +67,8 @@ pub use self::claims::{ClaimPath, Roles};
 #[doc(inline)]
 pub use self::error::{AuthzError, AuthzErrorKind};
 #[doc(inline)]
-pub use self::future::ResponseFuture;
 #[doc(inline)]
-pub use self::layer::{AuthzLayer, RequirePeerLayer, RequireScopesLayer};
+pub use self::layer::{AuthzGate, AuthzLayer, RequirePeerLayer, RequireScopesLayer};
 #[cfg(feature = "opa")]
 #[doc(inline)]
 pub use self::opa::{OpaConfigError, OpaConfigErrorKind, OpaPolicy, OpaPolicyBuilder};
@@ -90,7 +88,7 @@ pub use self::rules::{
 #[doc(inline)]
 pub use self::scope::ScopeRequirement;
 #[doc(inline)]
-pub use self::service::{Authz, RequirePeer, RequireScopes};
+pub use self::service::{Authz, Deciding, RequirePeer, RequireScopes, ResponseFuture};
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 
 use super::error::{AuthzError, AuthzErrorKind};
+use crate::gate::Answer;
 use crate::peer::{PeerIdentity, peer_identity};
 use crate::principal::Principal;
 
@@ -32,6 +33,16 @@ impl<'a> AuthzRequest<'a> {
             uri: request.uri(),
             headers: request.headers(),
             extensions: request.extensions(),
+        }
+    }
+
+    /// The view of the request whose head is `head`.
+    pub fn from_parts(head: &'a http::request::Parts) -> Self {
+        Self {
+            method: &head.method,
+            uri: &head.uri,
+            headers: &head.headers,
+            extensions: &head.extensions,
         }
     }
 
@@ -94,10 +105,7 @@ pub struct Check {
     rule: Option<Arc<str>>,
 }
 
-pub(crate) enum Outcome {
-    Ready(Result<(), AuthzError>),
-    Pending(PendingDecision),
-}
+pub(crate) type Outcome = Answer<Result<(), AuthzError>, PendingDecision>;
 
 impl Check {
     /// The request may go through.
@@ -112,14 +120,14 @@ impl Check {
 
     pub(crate) fn ready(result: Result<(), AuthzError>) -> Self {
         Self {
-            outcome: Outcome::Ready(result),
+            outcome: Answer::Now(result),
             rule: None,
         }
     }
 
     pub(crate) fn pending(decision: PendingDecision) -> Self {
         Self {
-            outcome: Outcome::Pending(decision),
+            outcome: Answer::Later(decision),
             rule: None,
         }
     }
@@ -135,8 +143,8 @@ impl Check {
     /// The decision, if it was made without waiting.
     pub fn ready_result(&self) -> Option<&Result<(), AuthzError>> {
         match &self.outcome {
-            Outcome::Ready(result) => Some(result),
-            Outcome::Pending(_) => None,
+            Answer::Now(result) => Some(result),
+            Answer::Later(_) => None,
         }
     }
 
@@ -160,8 +168,8 @@ impl fmt::Debug for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Check");
         match &self.outcome {
-            Outcome::Ready(result) => d.field("result", result),
-            Outcome::Pending(_) => d.field("result", &"pending"),
+            Answer::Now(result) => d.field("result", result),
+            Answer::Later(_) => d.field("result", &"pending"),
         };
         d.field("rule", &self.rule).finish()
     }
@@ -240,9 +248,9 @@ impl Requirement for AllOf {
         let mut waiting = Vec::new();
         for requirement in &self.0 {
             match requirement.check(request).into_parts().0 {
-                Outcome::Ready(Ok(())) => {}
-                Outcome::Ready(Err(error)) => return Check::deny(error),
-                Outcome::Pending(decision) => waiting.push(decision),
+                Answer::Now(Ok(())) => {}
+                Answer::Now(Err(error)) => return Check::deny(error),
+                Answer::Later(decision) => waiting.push(decision),
             }
         }
         if waiting.is_empty() {
@@ -269,11 +277,11 @@ impl Requirement for AnyOf {
         let mut waiting = Vec::new();
         for requirement in &self.0 {
             match requirement.check(request).into_parts().0 {
-                Outcome::Ready(Ok(())) => return Check::allow(),
-                Outcome::Ready(Err(error)) => {
+                Answer::Now(Ok(())) => return Check::allow(),
+                Answer::Now(Err(error)) => {
                     first_error.get_or_insert(error);
                 }
-                Outcome::Pending(decision) => waiting.push(decision),
+                Answer::Later(decision) => waiting.push(decision),
             }
         }
         let nothing = || {
@@ -318,8 +326,8 @@ fn invert(result: Result<(), AuthzError>) -> Result<(), AuthzError> {
 impl Requirement for Not {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
         match self.0.check(request).into_parts().0 {
-            Outcome::Ready(result) => Check::ready(invert(result)),
-            Outcome::Pending(decision) => {
+            Answer::Now(result) => Check::ready(invert(result)),
+            Answer::Later(decision) => {
                 Check::pending(Box::pin(async move { invert(decision.await) }))
             }
         }

@@ -1,39 +1,31 @@
-//! The path of one request through [`AuthzLayer`](super::AuthzLayer): check the requirement,
-//! then allow, refuse, or (in dry-run mode) let a refusal through; a decision that waits is
-//! driven by [`ResponseFuture`].
+//! The check [`AuthzLayer`](super::AuthzLayer) runs on every request: ask the requirement,
+//! then allow, refuse, or (in dry-run mode) let a refusal through. It is the layer's
+//! [gate](crate::gate); [`Gated`] drives it in a tower stack (a decision that waits, in its
+//! response future), the [`Engine`](crate::gate::Engine) outside one.
 
-use std::fmt;
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
-use tower_service::Service;
+use http::request::Parts;
 
 use super::error::AuthzError;
-use super::future::ResponseFuture;
-use super::layer::Config;
+use super::layer::AuthzGate;
 use super::peer::PeerRequirement;
-use super::requirement::{AuthzRequest, Outcome, Requirement};
+use super::requirement::{AuthzRequest, PendingDecision, Requirement};
 use super::scope::ScopeRequirement;
-use crate::audit::{self, Layer, Started};
+use crate::audit::{self, Layer};
+use crate::gate::{Answer, Gate, Gated, Started};
 use crate::principal::Principal;
-use crate::rejection::{Rejection, RejectionResponse, pass_on_challenge, respond};
+use crate::rejection::Rejection;
 
-/// The service made by [`AuthzLayer`](super::AuthzLayer).
-pub struct Authz<S, Q, R> {
-    inner: S,
-    config: Config<Q>,
-    responder: R,
-}
+/// The service made by [`AuthzLayer`](super::AuthzLayer): its gate over the inner service.
+pub type Authz<S, Q, R> = Gated<S, AuthzGate<Q>, R>;
 
-impl<S: Clone, Q, R: Clone> Clone for Authz<S, Q, R> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            config: self.config.clone(),
-            responder: self.responder.clone(),
-        }
-    }
-}
+/// The response future of [`Authz`]: the one future of every gate.
+pub type ResponseFuture<S, ReqBody, Q, R> =
+    crate::gate::ResponseFuture<S, ReqBody, AuthzGate<Q>, R>;
 
 /// The service made by [`RequireScopesLayer`](super::RequireScopesLayer).
 pub type RequireScopes<S, R> = Authz<S, ScopeRequirement, R>;
@@ -41,143 +33,75 @@ pub type RequireScopes<S, R> = Authz<S, ScopeRequirement, R>;
 /// The service made by [`RequirePeerLayer`](super::RequirePeerLayer).
 pub type RequirePeer<S, R> = Authz<S, PeerRequirement, R>;
 
-impl<S, Q, R> Authz<S, Q, R> {
-    pub(crate) fn new(inner: S, config: Config<Q>, responder: R) -> Self {
-        Self {
-            inner,
-            config,
-            responder,
-        }
-    }
+/// A decision that waits (a remote decision point's), with the rule that asked for it.
+pub struct Deciding {
+    decision: PendingDecision,
+    rule: Option<Arc<str>>,
+}
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+impl Future for Deciding {
+    type Output = (Result<(), AuthzError>, Option<Arc<str>>);
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let decided = ready!(self.decision.as_mut().poll(cx));
+        Poll::Ready((decided, self.rule.take()))
     }
 }
 
-impl<S, Q, R, ReqBody, ResBody> Service<Request<ReqBody>> for Authz<S, Q, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    Q: Requirement,
-    ResBody: Default,
-    R: RejectionResponse<ResBody> + Clone,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, Q, R>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl std::fmt::Debug for Deciding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deciding")
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
     }
+}
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let started = Started::now();
+impl<Q: Requirement> Gate for AuthzGate<Q> {
+    type Wait = Deciding;
+
+    fn check(&self, head: &mut Parts, started: Started) -> Answer<Result<(), Rejection>, Deciding> {
         let (outcome, rule) = self
-            .config
             .requirement
-            .check(&AuthzRequest::new(&request))
+            .check(&AuthzRequest::from_parts(head))
             .into_parts();
         match outcome {
-            Outcome::Ready(decided) => {
-                match conclude(
-                    &self.config,
-                    &self.responder,
-                    decided,
-                    rule.as_deref(),
-                    request,
-                    started,
-                ) {
-                    Ok(request) => ResponseFuture::inner(self.inner.call(request)),
-                    Err(response) => ResponseFuture::rejected(response),
-                }
-            }
-            Outcome::Pending(decision) => {
-                // The ready service goes into the future; a clone stays for the next call.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::deciding(
-                    decision,
-                    service,
-                    request,
-                    self.responder.clone(),
-                    self.config.clone(),
-                    rule,
-                    started,
-                )
-            }
+            Answer::Now(decided) => Answer::Now(self.conclude((decided, rule), head, started)),
+            Answer::Later(decision) => Answer::Later(Deciding { decision, rule }),
         }
     }
-}
 
-/// The end of every request's path, whether the requirement decided at once or after a
-/// wait: `Ok` is the request to pass on, `Err` the answer to a refused one.
-pub(crate) fn conclude<Q, R, ReqBody, ResBody>(
-    config: &Config<Q>,
-    responder: &R,
-    decided: Result<(), AuthzError>,
-    rule: Option<&str>,
-    mut request: Request<ReqBody>,
-    started: Started,
-) -> Result<Request<ReqBody>, Response<ResBody>>
-where
-    R: RejectionResponse<ResBody>,
-{
-    let principal = request.extensions().get::<Principal>();
-    match decided {
-        Ok(()) => {
-            audit::record_rule(
-                Layer::Authz,
-                &request,
-                principal,
-                audit::Outcome::Allow("allowed"),
-                rule,
-                started,
-            );
-        }
-        Err(error) => {
-            let rejection = Rejection::from(error);
-            if !config.dry_run {
+    /// The end of every request's path, whether the requirement decided at once or after a
+    /// wait.
+    fn conclude(
+        &self,
+        (decided, rule): (Result<(), AuthzError>, Option<Arc<str>>),
+        head: &mut Parts,
+        started: Started,
+    ) -> Result<(), Rejection> {
+        let principal = head.extensions.get::<Principal>();
+        let rule = rule.as_deref();
+        match decided {
+            Ok(()) => {
                 audit::record_rule(
                     Layer::Authz,
-                    &request,
+                    head,
                     principal,
-                    audit::Outcome::Deny(&rejection),
+                    audit::Outcome::Allow("allowed"),
                     rule,
                     started,
                 );
-                return Err(respond(responder, rejection, request));
+                Ok(())
             }
-            audit::record_rule(
-                Layer::Authz,
-                &request,
-                principal,
-                audit::Outcome::WouldDeny(&rejection),
-                rule,
-                started,
-            );
+            Err(error) => {
+                let rejection = Rejection::from(error);
+                let outcome = if self.dry_run {
+                    audit::Outcome::WouldDeny(&rejection)
+                } else {
+                    audit::Outcome::Deny(&rejection)
+                };
+                audit::record_rule(Layer::Authz, head, principal, outcome, rule, started);
+                if self.dry_run { Ok(()) } else { Err(rejection) }
+            }
         }
-    }
-    pass_on_challenge(responder, request.extensions_mut());
-    Ok(request)
-}
-
-impl<S: fmt::Debug, Q: fmt::Debug, R> fmt::Debug for Authz<S, Q, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authz")
-            .field("inner", &self.inner)
-            .field("requirement", &self.config.requirement)
-            .field("dry_run", &self.config.dry_run)
-            .finish_non_exhaustive()
     }
 }

@@ -232,11 +232,11 @@ async fn combinators_wait_for_pending_decisions() {
     async fn decide(q: AnyRequirement, r: Request<()>) -> &'static str {
         let (outcome, _) = q.check(&AuthzRequest::new(&r)).into_parts();
         match outcome {
-            requirement::Outcome::Pending(f) => match f.await {
+            crate::gate::Answer::Later(f) => match f.await {
                 Ok(()) => "ok",
                 Err(e) => e.kind().label(),
             },
-            requirement::Outcome::Ready(_) => "ready",
+            crate::gate::Answer::Now(_) => "ready",
         }
     }
     assert_eq!(

@@ -17,7 +17,8 @@ use super::builder::IntrospectorBuilder;
 use super::error::IntrospectionError;
 use super::request;
 use super::response::{self, Checks, Verdict};
-use crate::jwt::{Attempt, TokenError, TokenErrorKind, Validator, Verifier};
+use crate::gate;
+use crate::jwt::{TokenError, TokenErrorKind, Validator, Verifier};
 use crate::oauth::{ClientAuth, Endpoint};
 use crate::principal::{Principal, VerifiedToken, unix_now};
 
@@ -162,8 +163,8 @@ impl Introspector {
     /// `IntrospectionUnavailable` (503) with an [`IntrospectionError`] as its source.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         match self.attempt(token) {
-            Attempt::Ready(result) => result,
-            Attempt::Pending(future) => future.await,
+            gate::Answer::Now(result) => result,
+            gate::Answer::Later(future) => future.await,
         }
     }
 
@@ -369,9 +370,9 @@ impl crate::jwt::verifier::sealed::Sealed for Introspector {}
 impl Verifier for Introspector {
     type Future = Finish;
 
-    fn attempt(&self, token: &str) -> Attempt<Self::Future> {
+    fn attempt(&self, token: &str) -> gate::Answer<Result<Principal, TokenError>, Self::Future> {
         if token.len() > self.inner.max_token_len {
-            return Attempt::Ready(Err(TokenErrorKind::TooLarge {
+            return gate::Answer::Now(Err(TokenErrorKind::TooLarge {
                 len: token.len(),
                 max: self.inner.max_token_len,
             }
@@ -381,18 +382,18 @@ impl Verifier for Introspector {
             && looks_like_jws(token)
         {
             return match validator.attempt(token) {
-                Attempt::Ready(result) => Attempt::Ready(result),
-                Attempt::Pending(future) => Attempt::Pending(Box::pin(future)),
+                gate::Answer::Now(result) => gate::Answer::Now(result),
+                gate::Answer::Later(future) => gate::Answer::Later(Box::pin(future)),
             };
         }
         let hash = hash_of(token.as_bytes());
         if let Some(result) = self.lookup(&hash) {
             self.count_hit();
-            return Attempt::Ready(result);
+            return gate::Answer::Now(result);
         }
         let this = self.clone();
         let token = token.to_owned();
-        Attempt::Pending(Box::pin(async move { this.introspect(&token, hash).await }))
+        gate::Answer::Later(Box::pin(async move { this.introspect(&token, hash).await }))
     }
 
     fn cached(&self, token: &[u8]) -> Option<Principal> {

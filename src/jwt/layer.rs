@@ -7,6 +7,7 @@ use super::extract::TokenLocation;
 use super::service::Auth;
 use super::validator::Validator;
 use super::verifier::Verifier;
+use crate::gate::{Gated, IntoGate};
 use crate::principal::{ALWAYS_CREDENTIALS, CredentialHeaders};
 use crate::rejection::DefaultRejectionResponse;
 
@@ -21,13 +22,14 @@ use crate::rejection::DefaultRejectionResponse;
 #[derive(Clone)]
 #[must_use]
 pub struct AuthLayer<V = Validator, R = DefaultRejectionResponse> {
-    config: Arc<Config<V>>,
+    config: Arc<AuthGate<V>>,
     responder: R,
 }
 
-/// What an [`AuthLayer`] was configured with; the request path in `service.rs` reads it.
+/// The [gate](crate::gate) of an [`AuthLayer`]: what it was configured with, and the check
+/// (`service.rs`) it runs on every request.
 #[derive(Clone)]
-pub(crate) struct Config<V> {
+pub struct AuthGate<V> {
     pub(crate) verifier: V,
     pub(crate) locations: Box<[TokenLocation]>,
     /// The headers of `locations` that are no fixed credential header, passed on in the
@@ -42,7 +44,7 @@ impl<V: Verifier> AuthLayer<V> {
     /// request.
     pub fn new(verifier: V) -> Self {
         Self {
-            config: Arc::new(Config {
+            config: Arc::new(AuthGate {
                 verifier,
                 locations: Box::new([TokenLocation::default()]),
                 credential_headers: None,
@@ -143,7 +145,26 @@ impl<S, V, R: Clone> Layer<S> for AuthLayer<V, R> {
     type Service = Auth<S, V, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth::new(inner, Arc::clone(&self.config), self.responder.clone())
+        Gated::new(inner, Arc::clone(&self.config), self.responder.clone())
+    }
+}
+
+impl<V: Verifier, R> IntoGate for AuthLayer<V, R> {
+    type Gate = AuthGate<V>;
+
+    fn into_gate(self) -> Arc<AuthGate<V>> {
+        self.config
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for AuthGate<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthGate")
+            .field("verifier", &self.verifier)
+            .field("locations", &self.locations)
+            .field("allow_anonymous", &self.allow_anonymous)
+            .field("require_bound", &self.require_bound)
+            .finish()
     }
 }
 

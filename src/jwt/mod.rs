@@ -56,7 +56,6 @@ pub(crate) mod cache;
 pub(crate) mod claims;
 mod error;
 mod extract;
-mod future;
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub(crate) mod jwks;
@@ -73,18 +72,17 @@ pub use self::error::{ConfigError, ConfigErrorKind, TokenError, TokenErrorKind};
 #[doc(inline)]
 pub use self::extract::TokenLocation;
 #[doc(inline)]
-pub use self::future::ResponseFuture;
 #[cfg(feature = "remote")]
 #[doc(inline)]
 pub use self::jwks::{KeySourceError, KeySourceErrorKind, KeySourceStats, RemoteKeySourceBuilder};
 #[doc(inline)]
 pub use self::keys::{KeySet, VerifyingKey};
 #[doc(inline)]
-pub use self::layer::AuthLayer;
+pub use self::layer::{AuthGate, AuthLayer};
 #[doc(inline)]
 pub use self::metadata::{ResourceMetadata, ResourceMetadataBuilder};
 #[doc(inline)]
-pub use self::service::Auth;
+pub use self::service::{Auth, ResponseFuture};
 #[doc(inline)]
 pub use self::source::KeySource;
 #[cfg(feature = "remote")]
@@ -98,5 +96,5 @@ pub use self::validator::{
 };
 pub(crate) use self::validator::{SERVICE_TOKEN_TYPE, header_type};
 #[doc(inline)]
-pub use self::verifier::{Attempt, Verifier};
+pub use self::verifier::Verifier;
 pub use jsonwebtoken::Algorithm;

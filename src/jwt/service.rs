@@ -1,178 +1,104 @@
-//! The path of one request through [`AuthLayer`](super::AuthLayer), top to bottom:
-//! extract the token, attempt to verify it, bind the principal to the connection, then admit
-//! or refuse. [`ResponseFuture`] only drives the part that waits.
+//! The check [`AuthLayer`](super::AuthLayer) runs on every request, top to bottom: extract
+//! the token, attempt to verify it, bind the principal to the connection, then admit or
+//! refuse. It is the layer's [gate](crate::gate); [`Gated`] drives it in a tower stack, the
+//! [`Engine`](crate::gate::Engine) outside one.
 
-use std::fmt;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use http::{Request, Response};
-use tower_service::Service;
+use http::request::Parts;
 
 use super::error::{TokenError, TokenErrorKind};
 use super::extract::{checked, locate_first};
-use super::future::ResponseFuture;
-use super::layer::Config;
-use super::verifier::{Attempt, Verifier};
-use crate::audit::{self, Layer, Outcome, Started};
+use super::layer::AuthGate;
+use super::verifier::Verifier;
+use crate::audit::{self, Layer, Outcome};
+use crate::gate::{Answer, Gate, Gated, Started};
 use crate::peer::peer_identity;
 use crate::principal::Principal;
-use crate::rejection::{Rejection, RejectionResponse, pass_on_challenge, respond};
+use crate::rejection::Rejection;
 
-/// The service made by [`AuthLayer`](super::AuthLayer).
-#[derive(Clone)]
-pub struct Auth<S, V, R> {
-    inner: S,
-    config: Arc<Config<V>>,
-    responder: R,
-}
+/// The service made by [`AuthLayer`](super::AuthLayer): its gate over the inner service.
+pub type Auth<S, V, R> = Gated<S, AuthGate<V>, R>;
 
-impl<S, V, R> Auth<S, V, R> {
-    pub(crate) fn new(inner: S, config: Arc<Config<V>>, responder: R) -> Self {
-        Self {
-            inner,
-            config,
-            responder,
-        }
-    }
+/// The response future of [`Auth`]: the one future of every gate.
+pub type ResponseFuture<S, ReqBody, V, R> = crate::gate::ResponseFuture<S, ReqBody, AuthGate<V>, R>;
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+impl<V: Verifier> Gate for AuthGate<V> {
+    type Wait = V::Future;
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, V, R, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, V, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    V: Verifier,
-    ResBody: Default,
-    R: RejectionResponse<ResBody> + Clone,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, V, R>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let started = Started::now();
-        let config = &*self.config;
-        let verifier = &config.verifier;
-
+    fn check(
+        &self,
+        head: &mut Parts,
+        started: Started,
+    ) -> Answer<Result<(), Rejection>, V::Future> {
+        let verifier = &self.verifier;
         // 1. Extract: the first configured location that holds a token, within the size cap.
         let located = locate_first(
-            &config.locations,
-            request.headers(),
-            request.uri(),
+            &self.locations,
+            &head.headers,
+            &head.uri,
             verifier.max_token_len(),
         );
         let attempt = match located {
             // A token verified before is answered at once; its syntax was checked then.
             Ok(Some(token)) => match verifier.cached(&token) {
-                Some(principal) => Attempt::Ready(Ok(principal)),
+                Some(principal) => Answer::Now(Ok(principal)),
                 None => match checked(token) {
                     Ok(token) => verifier.attempt(&token),
-                    Err(kind) => Attempt::Ready(Err(refused_here(verifier, kind))),
+                    Err(kind) => Answer::Now(Err(refused_here(verifier, kind))),
                 },
             },
-            Ok(None) if config.allow_anonymous => {
-                pass_on_challenge(&self.responder, request.extensions_mut());
+            Ok(None) if self.allow_anonymous => {
                 audit::record(
                     Layer::Auth,
-                    &request,
+                    head,
                     None,
                     Outcome::Allow("anonymous"),
                     started,
                 );
-                return ResponseFuture::inner(self.inner.call(request));
+                return Answer::Now(Ok(()));
             }
-            Ok(None) => Attempt::Ready(Err(refused_here(verifier, TokenErrorKind::Missing))),
-            Err(kind) => Attempt::Ready(Err(refused_here(verifier, kind))),
+            Ok(None) => Answer::Now(Err(refused_here(verifier, TokenErrorKind::Missing))),
+            Err(kind) => Answer::Now(Err(refused_here(verifier, kind))),
         };
-
         // 2. Attempt: decided at once (a cached token, keys at hand), or after a wait.
         match attempt {
-            Attempt::Ready(result) => {
-                match conclude(config, &self.responder, result, request, started) {
-                    Ok(request) => ResponseFuture::inner(self.inner.call(request)),
-                    Err(response) => ResponseFuture::rejected(response),
-                }
-            }
-            Attempt::Pending(verify) => {
-                // The ready service goes into the future; a clone stays for the next call.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(
-                    verify,
-                    service,
-                    request,
-                    self.responder.clone(),
-                    Arc::clone(&self.config),
-                    started,
-                )
-            }
+            Answer::Now(verified) => Answer::Now(self.conclude(verified, head, started)),
+            Answer::Later(wait) => Answer::Later(wait),
         }
     }
-}
 
-/// Steps 3 (bind) and 4 (admit or refuse): the end of every request's path, whether the
-/// verifier decided at once or after a wait. `Ok` is the request to pass on, with its
-/// principal; `Err` is the answer to a refused one.
-pub(crate) fn conclude<V, R, ReqBody, ResBody>(
-    config: &Config<V>,
-    responder: &R,
-    verified: Result<Principal, TokenError>,
-    mut request: Request<ReqBody>,
-    started: Started,
-) -> Result<Request<ReqBody>, Response<ResBody>>
-where
-    V: Verifier,
-    R: RejectionResponse<ResBody>,
-{
-    let bound = verified.and_then(|principal| {
-        bind(config, principal, request.extensions()).inspect_err(|error| {
-            config.verifier.record_rejection(error);
-        })
-    });
-    match bound {
-        Ok(principal) => {
-            audit::record(
-                Layer::Auth,
-                &request,
-                Some(&principal),
-                Outcome::Allow("authenticated"),
-                started,
-            );
-            pass_on_challenge(responder, request.extensions_mut());
-            if let Some(headers) = &config.credential_headers {
-                request.extensions_mut().insert(headers.clone());
+    /// Steps 3 (bind) and 4 (admit or refuse): the end of every request's path, whether
+    /// the verifier decided at once or after a wait.
+    fn conclude(
+        &self,
+        verified: Result<Principal, TokenError>,
+        head: &mut Parts,
+        started: Started,
+    ) -> Result<(), Rejection> {
+        let bound = verified.and_then(|principal| {
+            bind(self, principal, &head.extensions).inspect_err(|error| {
+                self.verifier.record_rejection(error);
+            })
+        });
+        match bound {
+            Ok(principal) => {
+                audit::record(
+                    Layer::Auth,
+                    head,
+                    Some(&principal),
+                    Outcome::Allow("authenticated"),
+                    started,
+                );
+                if let Some(headers) = &self.credential_headers {
+                    head.extensions.insert(headers.clone());
+                }
+                head.extensions.insert(principal);
+                Ok(())
             }
-            request.extensions_mut().insert(principal);
-            Ok(request)
-        }
-        Err(error) => {
-            let rejection = Rejection::from(error);
-            audit::record(
-                Layer::Auth,
-                &request,
-                None,
-                Outcome::Deny(&rejection),
-                started,
-            );
-            Err(respond(responder, rejection, request))
+            Err(error) => {
+                let rejection = Rejection::from(error);
+                audit::record(Layer::Auth, head, None, Outcome::Deny(&rejection), started);
+                Err(rejection)
+            }
         }
     }
 }
@@ -187,7 +113,7 @@ fn refused_here<V: Verifier>(verifier: &V, kind: TokenErrorKind) -> TokenError {
 /// Ties a verified token to the request's connection: a certificate-bound token must come
 /// with that certificate (RFC 8705 §3), and the principal carries the peer.
 fn bind<V>(
-    config: &Config<V>,
+    config: &AuthGate<V>,
     principal: Principal,
     extensions: &http::Extensions,
 ) -> Result<Principal, TokenError> {
@@ -212,15 +138,6 @@ fn bind<V>(
     }
 }
 
-impl<S: fmt::Debug, V: fmt::Debug, R> fmt::Debug for Auth<S, V, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Auth")
-            .field("inner", &self.inner)
-            .field("verifier", &self.config.verifier)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
@@ -229,6 +146,10 @@ mod tests {
     use http::{StatusCode, header};
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     use tower::{ServiceBuilder, ServiceExt};
+
+    use std::sync::Arc;
+
+    use http::{Request, Response};
 
     use super::*;
     use crate::jwt::{AuthLayer, TokenErrorKind, Validator};

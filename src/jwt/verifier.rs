@@ -1,30 +1,11 @@
 //! The seam between [`AuthLayer`](super::AuthLayer) and what checks a token: a synchronous
 //! attempt that may ask for an asynchronous finish.
 
-use std::fmt;
 use std::future::Future;
 
 use super::error::TokenError;
+use crate::gate::Answer;
 use crate::principal::Principal;
-
-/// What a [`Verifier`] decided without waiting.
-#[non_exhaustive]
-pub enum Attempt<F> {
-    /// Decided: the token's principal, or why it was refused. A token found in a cache, or
-    /// checked with keys at hand, never waits.
-    Ready(Result<Principal, TokenError>),
-    /// Not decided yet: the future finishes the check (after a key fetch, for example).
-    Pending(F),
-}
-
-impl<F> fmt::Debug for Attempt<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Ready(result) => f.debug_tuple("Ready").field(result).finish(),
-            Self::Pending(_) => f.write_str("Pending"),
-        }
-    }
-}
 
 /// Seals [`Verifier`]: implemented next to each verifier of the crate.
 pub(crate) mod sealed {
@@ -46,8 +27,10 @@ pub trait Verifier: sealed::Sealed + Clone + Send + Sync + 'static {
     /// The asynchronous finish of an attempt that could not decide at once.
     type Future: Future<Output = Result<Principal, TokenError>> + Send + 'static;
 
-    /// Checks `token`, synchronously when it can.
-    fn attempt(&self, token: &str) -> Attempt<Self::Future>;
+    /// Checks `token`, synchronously when it can: a token found in a cache, or checked with
+    /// keys at hand, is answered [`Now`](Answer::Now); one that needs a key fetch (say)
+    /// [`Later`](Answer::Later).
+    fn attempt(&self, token: &str) -> Answer<Result<Principal, TokenError>, Self::Future>;
 
     /// The principal of `token` when this very token (byte for byte) was verified before
     /// and that answer still holds: a cache hit, decided without parsing anything. The layer

@@ -12,9 +12,10 @@ use serde_json::{Map, Value};
 use super::cache::{ChainCache, Generations};
 use super::error::{MintConfigError, MintConfigErrorKind};
 use super::replay::{Guard, ReplayGuard, first_use_shared, replay_key};
+use crate::gate::Answer;
 use crate::jwt::{
-    Attempt, Issuer, KeySource, SERVICE_TOKEN_TYPE, TokenError, TokenErrorKind, Validator,
-    Verifier, header_type,
+    Issuer, KeySource, SERVICE_TOKEN_TYPE, TokenError, TokenErrorKind, Validator, Verifier,
+    header_type,
 };
 use crate::principal::{Principal, ServiceChain, VerifiedToken, unix_now, unix_time};
 use crate::state::SharedState;
@@ -449,17 +450,17 @@ impl crate::jwt::verifier::sealed::Sealed for ServiceTokenVerifier {}
 impl Verifier for ServiceTokenVerifier {
     type Future = Finish;
 
-    fn attempt(&self, token: &str) -> Attempt<Self::Future> {
+    fn attempt(&self, token: &str) -> Answer<Result<Principal, TokenError>, Self::Future> {
         match self.check_now(token) {
-            Now::Done(result) => Attempt::Ready(result),
+            Now::Done(result) => Answer::Now(result),
             Now::NeedsFirstUse(pending) => {
                 let this = self.clone();
-                Attempt::Pending(Box::pin(async move { this.first_use(pending).await }))
+                Answer::Later(Box::pin(async move { this.first_use(pending).await }))
             }
             Now::NeedsKeys { .. } => {
                 let this = self.clone();
                 let token = token.to_owned();
-                Attempt::Pending(Box::pin(
+                Answer::Later(Box::pin(
                     async move { this.check_with_fetches(&token).await },
                 ))
             }

@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use super::error::{QuotaConfigError, QuotaConfigErrorKind};
 use super::key::QuotaKey;
 use super::service::Quota;
+use crate::gate::{Gated, IntoGate};
 use crate::rejection::DefaultRejectionResponse;
 use crate::state::{InMemoryState, SharedState};
 
@@ -52,32 +53,28 @@ pub enum FailMode {
 /// subjects cannot grow it, and a forgotten bucket is a full one.
 #[must_use]
 pub struct QuotaLayer<R = DefaultRejectionResponse> {
-    config: Config,
+    config: Arc<QuotaGate>,
     responder: R,
 }
 
 impl<R: Clone> Clone for QuotaLayer<R> {
     fn clone(&self) -> Self {
         Self {
-            config: self.config.clone(),
+            config: Arc::clone(&self.config),
             responder: self.responder.clone(),
         }
     }
 }
 
-/// What a [`QuotaLayer`] was configured with; read by `service.rs`.
-#[derive(Clone)]
-pub(crate) struct Config {
-    pub(crate) shared: Arc<Shared>,
-}
-
-pub(crate) struct Shared {
+/// The [gate](crate::gate) of a [`QuotaLayer`]: the quota, the key, the store, and the check
+/// (`service.rs`) it runs on every request.
+pub struct QuotaGate {
     pub(crate) quota: governor::Quota,
     pub(crate) key: QuotaKey,
     pub(crate) store: Arc<dyn SharedState>,
     pub(crate) fail: FailMode,
-    /// The second of the last fail-open warning.
-    pub(crate) warned: AtomicU64,
+    /// The second of the last warning that the store cannot answer.
+    pub(crate) warned: Arc<AtomicU64>,
 }
 
 /// Builds a [`QuotaLayer`].
@@ -192,15 +189,13 @@ impl QuotaLayerBuilder {
             );
         }
         Ok(QuotaLayer {
-            config: Config {
-                shared: Arc::new(Shared {
-                    quota,
-                    key: self.key,
-                    store,
-                    fail: self.fail,
-                    warned: AtomicU64::new(0),
-                }),
-            },
+            config: Arc::new(QuotaGate {
+                quota,
+                key: self.key,
+                store,
+                fail: self.fail,
+                warned: Arc::new(AtomicU64::new(0)),
+            }),
             responder: DefaultRejectionResponse::default(),
         })
     }
@@ -221,8 +216,14 @@ impl fmt::Debug for QuotaLayerBuilder {
 
 impl<R> fmt::Debug for QuotaLayer<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = &self.config.shared;
-        f.debug_struct("QuotaLayer")
+        f.debug_tuple("QuotaLayer").field(&self.config).finish()
+    }
+}
+
+impl fmt::Debug for QuotaGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = self;
+        f.debug_struct("QuotaGate")
             .field("replenish_interval", &shared.quota.replenish_interval())
             .field("burst", &shared.quota.burst_size())
             .field("key", &shared.key)
@@ -236,6 +237,14 @@ impl<S, R: Clone> Layer<S> for QuotaLayer<R> {
     type Service = Quota<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Quota::new(inner, self.config.clone(), self.responder.clone())
+        Gated::new(inner, Arc::clone(&self.config), self.responder.clone())
+    }
+}
+
+impl<R> IntoGate for QuotaLayer<R> {
+    type Gate = QuotaGate;
+
+    fn into_gate(self) -> Arc<QuotaGate> {
+        self.config
     }
 }

@@ -29,17 +29,15 @@
 //! ```
 
 mod error;
-mod future;
 mod gcra;
 mod key;
 mod layer;
 mod service;
 
 pub use self::error::{QuotaConfigError, QuotaConfigErrorKind, QuotaError, QuotaErrorKind};
-pub use self::future::ResponseFuture;
 pub use self::key::{KeyFn, QuotaKey};
-pub use self::layer::{FailMode, QuotaLayer, QuotaLayerBuilder};
-pub use self::service::Quota;
+pub use self::layer::{FailMode, QuotaGate, QuotaLayer, QuotaLayerBuilder};
+pub use self::service::{Decision, PendingDecision, Quota, ResponseFuture};
 
 #[cfg(test)]
 mod tests;

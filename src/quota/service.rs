@@ -1,33 +1,32 @@
-//! The path of one request through [`QuotaLayer`](super::QuotaLayer): find its key, take a
-//! request's worth from its bucket in the store, then pass it on or refuse it. An in-memory
-//! store decides at once; a remote one is waited for by [`ResponseFuture`].
+//! The check [`QuotaLayer`](super::QuotaLayer) runs on every request: find its key, take a
+//! request's worth from its bucket in the store, then pass it on or refuse it. It is the
+//! layer's [gate](crate::gate): a store in memory decides at once (no future, no
+//! allocation); a remote one is waited for in [`Gated`]'s response future.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use http::{Request, Response};
-use tower_service::Service;
+use http::request::Parts;
 
 use super::error::{QuotaError, QuotaErrorKind};
-use super::future::ResponseFuture;
 use super::gcra;
-use super::layer::{Config, FailMode, Shared};
-use crate::audit::{self, Layer, Started};
+use super::layer::{FailMode, QuotaGate};
+use crate::audit::{self, Layer};
+use crate::gate::{Answer, Gate, Gated, Started};
 use crate::principal::Principal;
-use crate::rejection::{Rejection, RejectionResponse, pass_on_challenge, respond};
-use crate::state::{StateError, StateErrorKind, Swap};
+use crate::rejection::Rejection;
+use crate::state::{StateError, StateErrorKind, StateNow, Swap};
 
 /// How many times a bucket another instance changed meanwhile is read again before the
 /// store counts as unavailable.
 const MAX_ATTEMPTS: usize = 8;
 
 /// What the quota decided for one request.
-pub(crate) enum Decision {
+#[non_exhaustive]
+pub enum Decision {
     /// Within the quota.
     Within,
     /// The store could not answer and the layer fails open.
@@ -36,107 +35,105 @@ pub(crate) enum Decision {
     Refused(QuotaError),
 }
 
-/// A decision that waits for the store.
-pub(crate) type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
-
-/// The service made by [`QuotaLayer`](super::QuotaLayer).
-pub struct Quota<S, R> {
-    inner: S,
-    config: Config,
-    responder: R,
-}
-
-impl<S: Clone, R: Clone> Clone for Quota<S, R> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            config: self.config.clone(),
-            responder: self.responder.clone(),
+impl std::fmt::Debug for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Within => f.write_str("Within"),
+            Self::Unchecked => f.write_str("Unchecked"),
+            Self::Refused(error) => f.debug_tuple("Refused").field(error).finish(),
         }
     }
 }
 
-impl<S, R> Quota<S, R> {
-    pub(crate) fn new(inner: S, config: Config, responder: R) -> Self {
-        Self {
-            inner,
-            config,
-            responder,
-        }
-    }
+/// A decision that waits for a remote store.
+pub type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+/// The service made by [`QuotaLayer`](super::QuotaLayer): its gate over the inner service.
+pub type Quota<S, R> = Gated<S, QuotaGate, R>;
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
+/// The response future of [`Quota`]: the one future of every gate.
+pub type ResponseFuture<S, ReqBody, R> = crate::gate::ResponseFuture<S, ReqBody, QuotaGate, R>;
 
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+impl Gate for QuotaGate {
+    type Wait = PendingDecision;
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Quota<S, R>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default,
-    R: RejectionResponse<ResBody> + Clone,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody, R>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let started = Started::now();
-        let shared = &self.config.shared;
-        let key = shared
+    fn check(
+        &self,
+        head: &mut Parts,
+        started: Started,
+    ) -> Answer<Result<(), Rejection>, PendingDecision> {
+        let key = self
             .key
-            .store_key(request.extensions().get::<Principal>(), request.headers());
-        let mut decision: PendingDecision = Box::pin(decide(Arc::clone(shared), key));
-        // A store in memory answers at once: decide here, with no clone of the inner
-        // service and no wait. (The future is polled again, with the real waker, if not.)
-        let mut cx = Context::from_waker(Waker::noop());
-        match decision.as_mut().poll(&mut cx) {
-            Poll::Ready(decided) => {
-                match conclude(&self.config, &self.responder, decided, request, started) {
-                    Ok(request) => ResponseFuture::inner(self.inner.call(request)),
-                    Err(response) => ResponseFuture::rejected(response),
-                }
+            .store_key(head.extensions.get::<Principal>(), &head.headers);
+        match self.store.now() {
+            // A store in memory answers at once: decided here, with nothing to wait for.
+            Some(store) => {
+                let decided = decision(self, take_now(self.quota, store, &key));
+                Answer::Now(self.conclude(decided, head, started))
             }
-            Poll::Pending => {
-                // The ready service goes into the future; a clone stays for the next call.
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::deciding(
-                    decision,
-                    service,
-                    request,
-                    self.responder.clone(),
-                    self.config.clone(),
-                    started,
-                )
+            None => {
+                let gate = Arc::clone(&self.store);
+                let (quota, fail) = (self.quota, self.fail);
+                let warned = Arc::clone(&self.warned);
+                Answer::Later(Box::pin(async move {
+                    let taken = take(quota, &*gate, &key).await;
+                    decide_taken(taken, gate.name(), fail, &warned)
+                }))
             }
         }
     }
+
+    /// The end of every request's path, decided at once or after a wait.
+    fn conclude(
+        &self,
+        decided: Decision,
+        head: &mut Parts,
+        started: Started,
+    ) -> Result<(), Rejection> {
+        let principal = head.extensions.get::<Principal>();
+        let reason = match decided {
+            Decision::Within => "within_quota",
+            Decision::Unchecked => "quota_unchecked",
+            Decision::Refused(error) => {
+                let rejection = Rejection::from(error);
+                audit::record(
+                    Layer::Quota,
+                    head,
+                    principal,
+                    audit::Outcome::Deny(&rejection),
+                    started,
+                );
+                return Err(rejection);
+            }
+        };
+        audit::record(
+            Layer::Quota,
+            head,
+            principal,
+            audit::Outcome::Allow(reason),
+            started,
+        );
+        Ok(())
+    }
 }
 
-/// Takes one request's worth from the bucket under `key`.
-async fn decide(shared: Arc<Shared>, key: String) -> Decision {
-    match take(&shared, &key).await {
+/// What the store's answer means for the request.
+fn decision(gate: &QuotaGate, taken: Result<Result<(), Duration>, StateError>) -> Decision {
+    decide_taken(taken, gate.store.name(), gate.fail, &gate.warned)
+}
+
+fn decide_taken(
+    taken: Result<Result<(), Duration>, StateError>,
+    store: &'static str,
+    fail: FailMode,
+    warned: &std::sync::atomic::AtomicU64,
+) -> Decision {
+    match taken {
         Ok(Ok(())) => Decision::Within,
         Ok(Err(retry_after)) => Decision::Refused(QuotaErrorKind::Exceeded { retry_after }.into()),
         Err(error) => {
-            warn_at_most_once_a_second(&shared, &error);
-            match shared.fail {
+            warn_at_most_once_a_second(store, fail, warned, &error);
+            match fail {
                 FailMode::Open => Decision::Unchecked,
                 FailMode::Closed => Decision::Refused(QuotaError::with_source(
                     QuotaErrorKind::StoreUnavailable,
@@ -147,25 +144,63 @@ async fn decide(shared: Arc<Shared>, key: String) -> Decision {
     }
 }
 
+/// What one round of the compare-and-set loop does with the bucket it read.
+enum Round {
+    /// Over the quota: wait this long.
+    Wait(Duration),
+    /// Write this arrival time, to expire after this long.
+    Write(u64, Duration),
+}
+
+fn round(quota: governor::Quota, current: Option<u64>, now: u64) -> Round {
+    match gcra::decide(quota, current, now) {
+        Err(wait) => Round::Wait(wait),
+        // Once its arrival time has passed, a bucket is as good as absent.
+        Ok(next) => Round::Write(
+            next,
+            Duration::from_nanos(next.saturating_sub(now)).max(Duration::from_millis(1)),
+        ),
+    }
+}
+
+/// [`take`] on a store that answers at once.
+fn take_now(
+    quota: governor::Quota,
+    store: &dyn StateNow,
+    key: &str,
+) -> Result<Result<(), Duration>, StateError> {
+    let now = unix_nanos();
+    let mut current = store.get_now(key);
+    for _ in 0..MAX_ATTEMPTS {
+        match round(quota, current, now) {
+            Round::Wait(wait) => return Ok(Err(wait)),
+            Round::Write(next, ttl) => match store.compare_and_set_now(key, current, next, ttl) {
+                Swap::Done => return Ok(Ok(())),
+                Swap::Conflict(seen) => current = seen,
+            },
+        }
+    }
+    Err(StateErrorKind::Unavailable.into())
+}
+
 /// Governor's decision on the bucket as the store holds it, written back only if no other
 /// instance changed it meanwhile (else decided again on what that one wrote).
-async fn take(shared: &Shared, key: &str) -> Result<Result<(), Duration>, StateError> {
+async fn take(
+    quota: governor::Quota,
+    store: &dyn crate::state::SharedState,
+    key: &str,
+) -> Result<Result<(), Duration>, StateError> {
     let now = unix_nanos();
-    let mut current = shared.store.get(key).await?;
+    let mut current = store.get(key).await?;
     for _ in 0..MAX_ATTEMPTS {
-        let next = match gcra::decide(shared.quota, current, now) {
-            Ok(next) => next,
-            Err(wait) => return Ok(Err(wait)),
-        };
-        // Once its arrival time has passed, a bucket is as good as absent.
-        let ttl = Duration::from_nanos(next.saturating_sub(now)).max(Duration::from_millis(1));
-        match shared
-            .store
-            .compare_and_set(key, current, next, ttl)
-            .await?
-        {
-            Swap::Done => return Ok(Ok(())),
-            Swap::Conflict(seen) => current = seen,
+        match round(quota, current, now) {
+            Round::Wait(wait) => return Ok(Err(wait)),
+            Round::Write(next, ttl) => {
+                match store.compare_and_set(key, current, next, ttl).await? {
+                    Swap::Done => return Ok(Ok(())),
+                    Swap::Conflict(seen) => current = seen,
+                }
+            }
         }
     }
     Err(StateErrorKind::Unavailable.into())
@@ -177,63 +212,20 @@ fn unix_nanos() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-fn warn_at_most_once_a_second(shared: &Shared, error: &StateError) {
+fn warn_at_most_once_a_second(
+    store: &'static str,
+    fail: FailMode,
+    warned: &std::sync::atomic::AtomicU64,
+    error: &StateError,
+) {
     let second = unix_nanos() / 1_000_000_000;
-    if shared.warned.swap(second, Ordering::Relaxed) != second {
+    if warned.swap(second, Ordering::Relaxed) != second {
         tracing::warn!(
             target: "meshward::quota",
-            store = shared.store.name(),
+            store,
             error = %error,
-            fail = ?shared.fail,
+            fail = ?fail,
             "the quota store cannot answer"
         );
-    }
-}
-
-/// The end of every request's path, decided at once or after a wait: `Ok` is the request
-/// to pass on, `Err` the answer to a refused one.
-pub(crate) fn conclude<R, ReqBody, ResBody>(
-    _config: &Config,
-    responder: &R,
-    decided: Decision,
-    mut request: Request<ReqBody>,
-    started: Started,
-) -> Result<Request<ReqBody>, Response<ResBody>>
-where
-    R: RejectionResponse<ResBody>,
-{
-    let principal = request.extensions().get::<Principal>();
-    let reason = match decided {
-        Decision::Within => "within_quota",
-        Decision::Unchecked => "quota_unchecked",
-        Decision::Refused(error) => {
-            let rejection = Rejection::from(error);
-            audit::record(
-                Layer::Quota,
-                &request,
-                principal,
-                audit::Outcome::Deny(&rejection),
-                started,
-            );
-            return Err(respond(responder, rejection, request));
-        }
-    };
-    audit::record(
-        Layer::Quota,
-        &request,
-        principal,
-        audit::Outcome::Allow(reason),
-        started,
-    );
-    pass_on_challenge(responder, request.extensions_mut());
-    Ok(request)
-}
-
-impl<S: fmt::Debug, R> fmt::Debug for Quota<S, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Quota")
-            .field("inner", &self.inner)
-            .field("store", &self.config.shared.store.name())
-            .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{Extensions, HeaderMap, HeaderValue, Request, Response, StatusCode, request::Parts};
+use http::{Extensions, HeaderMap, HeaderValue, Response, StatusCode, request::Parts};
 
 /// A refused request: which class of fault it is, and the concern's typed error behind it.
 ///
@@ -490,18 +490,17 @@ pub(crate) fn pass_on_challenge<B, R: RejectionResponse<B>>(
     }
 }
 
-/// Answers `request` with `responder`'s rendering of `rejection`, and puts the rejection in
-/// the response extensions. Every refusing layer ends here.
-pub(crate) fn respond<ReqBody, ResBody, R>(
+/// Answers the request whose head is `head` with `responder`'s rendering of `rejection`, and
+/// puts the rejection in the response extensions. Every refusing gate ends here.
+pub(crate) fn respond_to<ResBody, R>(
     responder: &R,
     rejection: Rejection,
-    request: Request<ReqBody>,
+    head: &Parts,
 ) -> Response<ResBody>
 where
     R: RejectionResponse<ResBody>,
 {
-    let (parts, _body) = request.into_parts();
-    let mut response = responder.response(&rejection, &parts);
+    let mut response = responder.response(&rejection, head);
     response.extensions_mut().insert(rejection);
     response
 }

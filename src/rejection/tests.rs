@@ -1,6 +1,7 @@
 //! The rendering of refusals: statuses, challenges, gRPC trailers, parameters passed on.
 
 use super::*;
+use http::Request;
 
 #[derive(Debug, thiserror::Error)]
 #[error("test fault")]
@@ -121,18 +122,21 @@ fn realm_passed_on_reaches_a_default_responder_without_one() {
     let mut request = Request::new(());
     pass_on_challenge::<(), _>(&first, request.extensions_mut());
     let later = DefaultRejectionResponse::new();
-    let response: Response<()> = respond(
+    let response: Response<()> = respond_to(
         &later,
         rejection(RejectionKind::MissingCredentials),
-        request,
+        &request.into_parts().0,
     );
     assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
     // A layer's own realm wins over the one passed on.
     let mut request = Request::new(());
     pass_on_challenge::<(), _>(&first, request.extensions_mut());
     let own = DefaultRejectionResponse::new().realm("own");
-    let response: Response<()> =
-        respond(&own, rejection(RejectionKind::MissingCredentials), request);
+    let response: Response<()> = respond_to(
+        &own,
+        rejection(RejectionKind::MissingCredentials),
+        &request.into_parts().0,
+    );
     assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer realm=\"own\"");
 }
 
@@ -147,7 +151,8 @@ fn resource_metadata_is_named_in_every_challenge_and_passed_on() {
         if pass_on {
             pass_on_challenge::<(), _>(&first, request.extensions_mut());
         }
-        let response: Response<()> = respond(responder, rejection(kind), request);
+        let response: Response<()> =
+            respond_to(responder, rejection(kind), &request.into_parts().0);
         response
             .headers()
             .get(WWW_AUTHENTICATE)

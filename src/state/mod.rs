@@ -95,6 +95,30 @@ pub trait SharedState: Send + Sync + 'static {
 
     /// A short name for logs and metrics (`memory`, `redis`).
     fn name(&self) -> &'static str;
+
+    /// The store's synchronous side, for a store in this process's memory: the same two
+    /// operations, answered without a future, so that a request decided through it waits
+    /// for nothing and allocates nothing. `None` (the default) for a store that can only
+    /// answer later.
+    fn now(&self) -> Option<&dyn StateNow> {
+        None
+    }
+}
+
+/// The synchronous side of a [`SharedState`] that answers at once (see
+/// [`SharedState::now`]): the same operations, the same atomicity.
+pub trait StateNow: Send + Sync {
+    /// As [`SharedState::get`].
+    fn get_now(&self, key: &str) -> Option<u64>;
+
+    /// As [`SharedState::compare_and_set`].
+    fn compare_and_set_now(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        new: u64,
+        ttl: Duration,
+    ) -> Swap;
 }
 
 /// A [`SharedState`] in this process's memory, bounded by entry count: beyond its capacity
@@ -213,6 +237,26 @@ impl SharedState for InMemoryState {
 
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn now(&self) -> Option<&dyn StateNow> {
+        Some(self)
+    }
+}
+
+impl StateNow for InMemoryState {
+    fn get_now(&self, key: &str) -> Option<u64> {
+        self.entries.get(key).map(|e| e.value)
+    }
+
+    fn compare_and_set_now(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        new: u64,
+        ttl: Duration,
+    ) -> Swap {
+        self.swap(key, expected, new, ttl)
     }
 }
 

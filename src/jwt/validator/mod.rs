@@ -40,7 +40,8 @@ use super::jwks::KeySourceStats;
 use super::jwks::refresh::Reason;
 #[cfg(feature = "remote")]
 use super::source::SourceKind;
-use super::verifier::{Attempt, Verifier};
+use super::verifier::Verifier;
+use crate::gate::Answer;
 use crate::principal::{Principal, VerifiedToken, unix_now};
 
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`.
@@ -406,14 +407,14 @@ type Finish = Pin<Box<dyn Future<Output = Result<Principal, TokenError>> + Send 
 impl Verifier for Validator {
     type Future = Finish;
 
-    fn attempt(&self, token: &str) -> Attempt<Self::Future> {
+    fn attempt(&self, token: &str) -> Answer<Result<Principal, TokenError>, Self::Future> {
         match self.step(token, unix_now()) {
-            Step::Done(result) => Attempt::Ready(result.map(Principal::from_verified)),
+            Step::Done(result) => Answer::Now(result.map(Principal::from_verified)),
             #[cfg(feature = "remote")]
             Step::NeedsKeys(need) => {
                 let validator = self.clone();
                 let token = token.to_owned();
-                Attempt::Pending(Box::pin(async move {
+                Answer::Later(Box::pin(async move {
                     validator
                         .finish(&token, need)
                         .await

@@ -1,61 +1,65 @@
+//! The response future of [`Gated`](super::Gated): the one place a check that waits is
+//! driven, for every gate.
+
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use http::request::Parts;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::layer::Config;
-use super::service::conclude;
-use super::verifier::Verifier;
-use crate::audit::Started;
-use crate::rejection::RejectionResponse;
+use super::{Gate, Started};
+use crate::rejection::{RejectionResponse, pass_on_challenge, respond_to};
 
 pin_project! {
-    /// The response future of [`Auth`](super::Auth): it waits for a verification that could
-    /// not decide at once, hands the result to the request path, then runs the inner service.
-    pub struct ResponseFuture<S, ReqBody, V, R>
+    /// The response future of [`Gated`](super::Gated): it waits for a check that could not
+    /// decide at once, hands what it found to the gate, then runs the inner service or
+    /// answers the refusal.
+    pub struct ResponseFuture<S, ReqBody, G, R>
     where
         S: Service<Request<ReqBody>>,
-        V: Verifier,
+        G: Gate,
     {
         #[pin]
-        state: State<S, ReqBody, V, R>,
+        state: State<S, ReqBody, G, R>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, ReqBody, V, R>
+    enum State<S, ReqBody, G, R>
     where
         S: Service<Request<ReqBody>>,
-        V: Verifier,
+        G: Gate,
     {
-        Verifying {
+        Waiting {
             #[pin]
-            verify: V::Future,
-            waiting: Option<Waiting<S, ReqBody, V, R>>,
+            wait: G::Wait,
+            held: Option<Held<S, ReqBody, G, R>>,
         },
         Inner { #[pin] future: S::Future },
         Rejected { response: Option<S::Response> },
     }
 }
 
-/// What a request waiting for its verification holds on to.
-struct Waiting<S, ReqBody, V, R> {
+/// What a request waiting for its check holds on to.
+struct Held<S, ReqBody, G, R> {
     service: S,
-    request: Request<ReqBody>,
+    head: Parts,
+    body: ReqBody,
+    gate: Arc<G>,
     responder: R,
-    config: Arc<Config<V>>,
     started: Started,
 }
 
-impl<S, ReqBody, V, R> ResponseFuture<S, ReqBody, V, R>
+impl<S, ReqBody, G, R> ResponseFuture<S, ReqBody, G, R>
 where
     S: Service<Request<ReqBody>>,
-    V: Verifier,
+    G: Gate,
 {
     pub(crate) fn inner(future: S::Future) -> Self {
         Self {
@@ -71,22 +75,24 @@ where
         }
     }
 
-    pub(crate) fn verifying(
-        verify: V::Future,
+    pub(crate) fn waiting(
+        wait: G::Wait,
         service: S,
-        request: Request<ReqBody>,
+        head: Parts,
+        body: ReqBody,
+        gate: Arc<G>,
         responder: R,
-        config: Arc<Config<V>>,
         started: Started,
     ) -> Self {
         Self {
-            state: State::Verifying {
-                verify,
-                waiting: Some(Waiting {
+            state: State::Waiting {
+                wait,
+                held: Some(Held {
                     service,
-                    request,
+                    head,
+                    body,
+                    gate,
                     responder,
-                    config,
                     started,
                 }),
             },
@@ -94,10 +100,10 @@ where
     }
 }
 
-impl<S, ReqBody, ResBody, V, R> Future for ResponseFuture<S, ReqBody, V, R>
+impl<S, ReqBody, ResBody, G, R> Future for ResponseFuture<S, ReqBody, G, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    V: Verifier,
+    G: Gate,
     R: RejectionResponse<ResBody>,
 {
     type Output = Result<Response<ResBody>, S::Error>;
@@ -106,18 +112,22 @@ where
         loop {
             let mut this = self.as_mut().project();
             let next = match this.state.as_mut().project() {
-                StateProj::Verifying { verify, waiting } => {
-                    let verified = ready!(verify.poll(cx));
-                    let Some(mut w) = waiting.take() else {
+                StateProj::Waiting { wait, held } => {
+                    let found = ready!(wait.poll(cx));
+                    let Some(mut held) = held.take() else {
                         // Polled again after completion.
                         return Poll::Pending;
                     };
-                    match conclude(&w.config, &w.responder, verified, w.request, w.started) {
-                        Ok(request) => State::Inner {
-                            future: w.service.call(request),
-                        },
-                        Err(response) => State::Rejected {
-                            response: Some(response),
+                    match held.gate.conclude(found, &mut held.head, held.started) {
+                        Ok(()) => {
+                            pass_on_challenge(&held.responder, &mut held.head.extensions);
+                            let request = Request::from_parts(held.head, held.body);
+                            State::Inner {
+                                future: held.service.call(request),
+                            }
+                        }
+                        Err(rejection) => State::Rejected {
+                            response: Some(respond_to(&held.responder, rejection, &held.head)),
                         },
                     }
                 }
@@ -134,12 +144,12 @@ where
     }
 }
 
-impl<S, ReqBody, V, R> std::fmt::Debug for ResponseFuture<S, ReqBody, V, R>
+impl<S, ReqBody, G, R> fmt::Debug for ResponseFuture<S, ReqBody, G, R>
 where
     S: Service<Request<ReqBody>>,
-    V: Verifier,
+    G: Gate,
 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
