@@ -14,6 +14,8 @@ mod authz;
 mod authz_bypass;
 #[path = "e2e/exchange.rs"]
 mod exchange;
+#[path = "e2e/gate.rs"]
+mod gate;
 #[path = "e2e/grpc.rs"]
 mod grpc;
 #[path = "e2e/introspect.rs"]
