@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::requirement::{AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AuthzRequest, Check, Requirement};
 
 /// Where a claim is: a dotted path (`realm_access.roles`) or an RFC 6901 JSON pointer
 /// (`/https:~1~1example.com~1roles`, `/resource_access/orders.api/roles`), for names that hold
@@ -88,8 +88,6 @@ pub(crate) struct ClaimRequirement {
     pub(crate) path: ClaimPath,
     pub(crate) test: Test,
 }
-
-impl sealed::Sealed for ClaimRequirement {}
 
 impl Requirement for ClaimRequirement {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
@@ -229,8 +227,6 @@ pub(crate) struct RoleRequirement {
     pub(crate) names: Vec<String>,
     pub(crate) all: bool,
 }
-
-impl sealed::Sealed for RoleRequirement {}
 
 impl Requirement for RoleRequirement {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {

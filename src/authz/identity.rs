@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::error::AuthzErrorKind;
-use super::requirement::{AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AuthzRequest, Check, Requirement};
 
 /// Which name of the principal a [`NameIn`] requirement looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +27,6 @@ pub(crate) struct NameIn {
     pub(crate) name: Name,
     pub(crate) allowed: BTreeSet<String>,
 }
-
-impl sealed::Sealed for NameIn {}
 
 impl Requirement for NameIn {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {

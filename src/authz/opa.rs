@@ -9,7 +9,7 @@ use reqwest::{Client, Url};
 
 use super::error::{AuthzError, AuthzErrorKind};
 use super::input::{Input, ask_for_credentials, header_names, verdict};
-use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
 use crate::error::kinded_error;
 
 kinded_error! {
@@ -167,8 +167,6 @@ fn digest(body: &[u8]) -> [u8; 32] {
     out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref());
     out
 }
-
-impl sealed::Sealed for OpaPolicy {}
 
 impl Requirement for OpaPolicy {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {

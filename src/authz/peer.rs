@@ -2,7 +2,7 @@
 //! allow-list.
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::requirement::{AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AuthzRequest, Check, Requirement};
 use crate::peer::PeerIdentity;
 
 /// The connection must carry a client-certificate identity, and, when patterns are given,
@@ -96,8 +96,6 @@ impl PeerRequirement {
         }
     }
 }
-
-impl sealed::Sealed for PeerRequirement {}
 
 impl Requirement for PeerRequirement {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {

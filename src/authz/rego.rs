@@ -10,7 +10,7 @@ use http::HeaderName;
 
 use super::error::{AuthzError, AuthzErrorKind};
 use super::input::{Input, ask_for_credentials, header_names, verdict};
-use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
 use crate::error::kinded_error;
 
 /// The largest policy or data file read.
@@ -140,8 +140,6 @@ impl RegoPolicy {
         verdict(&serde_json::to_value(&value).map_err(|_| AuthzErrorKind::PolicyError)?)
     }
 }
-
-impl sealed::Sealed for RegoPolicy {}
 
 impl Requirement for RegoPolicy {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {

@@ -28,7 +28,7 @@ use serde_json::Value;
 use super::claims::{ClaimPath, ClaimRequirement, RoleRequirement, Roles, Test};
 use super::identity::{Name, NameIn};
 use super::peer::PeerRequirement;
-use super::requirement::{AllOf, AnyOf, AnyRequirement, AuthzRequest, FromFn, Not};
+use super::requirement::{AllOf, AnyOf, AnyRequirement, AuthzRequest, FromAsyncFn, FromFn, Not};
 use super::scope::ScopeRequirement;
 
 /// Every one of `requirements` (in order; the first refusal answers).
@@ -209,6 +209,40 @@ where
 {
     AnyRequirement::new(FromFn {
         f: Arc::new(f),
+        reason,
+    })
+}
+
+/// A requirement of your own that waits (a lookup in a database, a call to a service):
+/// allowed when the future `f` returns resolves to `true`; refused (403, label `custom`,
+/// the error naming `reason`) when it resolves to `false`.
+///
+/// `f` sees the request and returns a future that owns what it needs of it (the future
+/// outlives the borrow). The layer waits for it before the inner service runs, so bound its
+/// time yourself (`tokio::time::timeout`): a future that never resolves holds the request.
+///
+/// ```
+/// use meshward::authz::{AuthzLayer, require};
+///
+/// let layer = AuthzLayer::new(require::from_async_fn("tenant is active", |request| {
+///     let tenant = request
+///         .principal()
+///         .and_then(|p| p.claim("tenant"))
+///         .and_then(|t| t.as_str())
+///         .map(str::to_owned);
+///     async move {
+///         // Ask the tenant directory here.
+///         tenant.is_some_and(|t| t != "suspended")
+///     }
+/// }));
+/// ```
+pub fn from_async_fn<F, Fut>(reason: &'static str, f: F) -> AnyRequirement
+where
+    F: Fn(&AuthzRequest<'_>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    AnyRequirement::new(FromAsyncFn {
+        f: Arc::new(move |request: &AuthzRequest<'_>| Box::pin(f(request))),
         reason,
     })
 }

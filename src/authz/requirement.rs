@@ -175,21 +175,38 @@ impl fmt::Debug for Check {
     }
 }
 
-pub(crate) mod sealed {
-    pub trait Sealed {}
-}
-
 /// A check of a request, run by [`AuthzLayer`](super::AuthzLayer) before the inner service:
 /// it allows the request, refuses it with an [`AuthzError`], or (a remote decision point)
 /// answers later.
 ///
 /// meshward's requirements are built with the functions of [`require`](super::require) (and
 /// [`ScopeRequirement`](super::ScopeRequirement), [`PeerRequirement`](super::PeerRequirement),
-/// [`RuleTable`](super::RuleTable), the Rego and OPA policies); your own logic goes in
-/// [`require::from_fn`](super::require::from_fn).
+/// [`RuleTable`](super::RuleTable), the Rego and OPA policies). Your own logic goes in
+/// [`require::from_fn`](super::require::from_fn) (a closure that decides at once),
+/// [`require::from_async_fn`](super::require::from_async_fn) (one that waits), or an
+/// implementation of this trait of your own:
 ///
-/// This trait is sealed.
-pub trait Requirement: sealed::Sealed + Send + Sync + 'static {
+/// ```
+/// use meshward::authz::{AuthzErrorKind, AuthzRequest, Check, Requirement};
+///
+/// /// Refuses requests outside office hours, whatever the token says.
+/// #[derive(Debug)]
+/// struct OfficeHours;
+///
+/// impl Requirement for OfficeHours {
+///     fn check(&self, request: &AuthzRequest<'_>) -> Check {
+///         let open = request.headers().get("x-office").is_some_and(|v| v == "open");
+///         if open {
+///             Check::allow()
+///         } else {
+///             Check::deny(AuthzErrorKind::Custom { reason: "closed" }.into())
+///         }
+///     }
+/// }
+///
+/// let layer = meshward::authz::AuthzLayer::new(OfficeHours);
+/// ```
+pub trait Requirement: Send + Sync + 'static {
     /// Checks `request`.
     fn check(&self, request: &AuthzRequest<'_>) -> Check;
 }
@@ -215,15 +232,11 @@ impl AnyRequirement {
 /// Keeps a requirement's `Debug` through the type erasure.
 struct Debugged<Q>(Q);
 
-impl<Q> sealed::Sealed for Debugged<Q> {}
-
 impl<Q: Requirement> Requirement for Debugged<Q> {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
         self.0.check(request)
     }
 }
-
-impl sealed::Sealed for AnyRequirement {}
 
 impl Requirement for AnyRequirement {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
@@ -240,8 +253,6 @@ impl fmt::Debug for AnyRequirement {
 /// Every one of the requirements; the first refusal (in order) is the answer.
 #[derive(Debug, Clone)]
 pub(crate) struct AllOf(pub(crate) Vec<AnyRequirement>);
-
-impl sealed::Sealed for AllOf {}
 
 impl Requirement for AllOf {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
@@ -268,8 +279,6 @@ impl Requirement for AllOf {
 /// At least one of the requirements; when none holds, the first one's refusal is the answer.
 #[derive(Debug, Clone)]
 pub(crate) struct AnyOf(pub(crate) Vec<AnyRequirement>);
-
-impl sealed::Sealed for AnyOf {}
 
 impl Requirement for AnyOf {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
@@ -313,8 +322,6 @@ impl Requirement for AnyOf {
 #[derive(Debug, Clone)]
 pub(crate) struct Not(pub(crate) AnyRequirement);
 
-impl sealed::Sealed for Not {}
-
 fn invert(result: Result<(), AuthzError>) -> Result<(), AuthzError> {
     match result {
         Ok(()) => Err(AuthzErrorKind::Excluded.into()),
@@ -343,8 +350,6 @@ pub(crate) struct FromFn {
     pub(crate) reason: &'static str,
 }
 
-impl sealed::Sealed for FromFn {}
-
 impl Requirement for FromFn {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
         if (self.f)(request) {
@@ -357,6 +362,39 @@ impl Requirement for FromFn {
                 .into(),
             )
         }
+    }
+}
+
+type AsyncPredicate =
+    dyn Fn(&AuthzRequest<'_>) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync;
+
+/// A requirement of your own that waits: a closure over the request returning a future.
+#[derive(Clone)]
+pub(crate) struct FromAsyncFn {
+    pub(crate) f: Arc<AsyncPredicate>,
+    pub(crate) reason: &'static str,
+}
+
+impl Requirement for FromAsyncFn {
+    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        let decision = (self.f)(request);
+        let reason = self.reason;
+        Check::pending(Box::pin(async move {
+            if decision.await {
+                Ok(())
+            } else {
+                Err(AuthzErrorKind::Custom { reason }.into())
+            }
+        }))
+    }
+}
+
+impl fmt::Debug for FromAsyncFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FromAsyncFn")
+            .field("f", &"<fn>")
+            .field("reason", &self.reason)
+            .finish()
     }
 }
 

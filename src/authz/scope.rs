@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::requirement::{AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AuthzRequest, Check, Requirement};
 
 /// The principal must hold scopes: all of a list, or any one of it. A request without a
 /// principal is unauthenticated (401); one whose principal lacks them gets 403
@@ -49,8 +49,6 @@ impl ScopeRequirement {
         self.all
     }
 }
-
-impl sealed::Sealed for ScopeRequirement {}
 
 impl Requirement for ScopeRequirement {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {

@@ -210,8 +210,6 @@ fn combinators() {
 #[derive(Debug, Clone)]
 struct Later(Result<(), AuthzErrorKind>);
 
-impl requirement::sealed::Sealed for Later {}
-
 impl Requirement for Later {
     fn check(&self, _: &AuthzRequest<'_>) -> Check {
         let result = self.0.clone().map_err(AuthzError::from);

@@ -70,12 +70,6 @@ impl<V: Clone, R> AuthLayer<V, R> {
         self
     }
 
-    /// Renamed [`allow_anonymous`](Self::allow_anonymous).
-    #[deprecated(since = "0.1.0", note = "renamed to `allow_anonymous`")]
-    pub fn optional(self) -> Self {
-        self.allow_anonymous()
-    }
-
     /// Refuses tokens that are not bound to the connection's client certificate
     /// (`cnf.x5t#S256`, RFC 8705). Bound tokens are always checked; this also refuses the
     /// unbound ones, for routes served over mutual TLS.
@@ -129,14 +123,6 @@ impl<V: Clone, R> AuthLayer<V, R> {
 
     /// What checks the tokens.
     pub fn verifier(&self) -> &V {
-        &self.config.verifier
-    }
-}
-
-impl<R> AuthLayer<Validator, R> {
-    /// The validator this layer uses.
-    #[deprecated(since = "0.1.0", note = "renamed to `verifier`")]
-    pub fn validator(&self) -> &Validator {
         &self.config.verifier
     }
 }

@@ -22,7 +22,12 @@ pub(crate) mod sealed {
 /// tokens, the peer identity) and admits or refuses the request, so a verifier only decides
 /// about the token.
 ///
-/// This trait is sealed.
+/// This trait is sealed, on purpose: a [`Principal`] means a credential meshward checked
+/// with its defaults (the algorithm from the key, every time claim, the audience, the
+/// binding), and only meshward's verifiers make one. To decide more about a request, add a
+/// [`Requirement`](crate::authz::Requirement) of your own after the layer (it sees the
+/// principal and the whole request), or a [`Gate`](crate::gate::Gate) of your own beside
+/// it; the manual's authorization chapter shows both.
 pub trait Verifier: sealed::Sealed + Clone + Send + Sync + 'static {
     /// The asynchronous finish of an attempt that could not decide at once.
     type Future: Future<Output = Result<Principal, TokenError>> + Send + 'static;

@@ -45,6 +45,26 @@
 //! records what would have been refused (`decision = "would_deny"`): roll a new table or
 //! policy out in dry-run, read the events, then enforce.
 //!
+//! ## Requirements and gates of your own
+//!
+//! - A closure that decides at once: [`require::from_fn`](crate::authz::require::from_fn).
+//! - A closure that waits (a database, a directory service):
+//!   [`require::from_async_fn`](crate::authz::require::from_async_fn). It returns a future
+//!   that owns what it needs of the request; bound its time yourself.
+//! - A type of your own: implement [`Requirement`](crate::authz::Requirement) (one method,
+//!   `check`, answering a [`Check`](crate::authz::Check) now or later), and combine it with
+//!   the others through [`AnyRequirement::new`](crate::authz::AnyRequirement::new).
+//! - A check that is not about authorization (a header's shape, a body size, an IP list):
+//!   implement [`Gate`](crate::gate::Gate) and put it in a tower stack with
+//!   [`Gated`](crate::gate::Gated), or in a decision [`Engine`](crate::gate::Engine).
+//!
+//! [`Verifier`](crate::jwt::Verifier), what [`AuthLayer`](crate::jwt::AuthLayer) asks about
+//! a token, stays sealed: a [`Principal`](crate::Principal) means a credential meshward
+//! checked with its defaults (the algorithm from the key, every time claim, the audience,
+//! certificate binding), and only meshward's verifiers make one. Checks of your own on top
+//! of a verified token are requirements; a token format of another kind belongs in
+//! meshward itself (ARCHITECTURE.md says where a new token kind goes).
+//!
 //! ## Roles, per identity provider
 //!
 //! | provider | where | [`Roles`](crate::authz::Roles) | rules file `from` |

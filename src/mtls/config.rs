@@ -106,12 +106,6 @@ impl MtlsAcceptorBuilder {
         self
     }
 
-    /// Renamed [`allow_unauthenticated_clients`](Self::allow_unauthenticated_clients).
-    #[deprecated(since = "0.1.0", note = "renamed to `allow_unauthenticated_clients`")]
-    pub fn client_auth_optional(self) -> Self {
-        self.allow_unauthenticated_clients()
-    }
-
     /// ALPN protocols offered, in order (default `h2`, `http/1.1`).
     pub fn alpn_protocols(
         mut self,

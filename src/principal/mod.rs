@@ -42,7 +42,7 @@ pub(crate) use self::typed::TypedClaims;
 /// - [`caller`](Self::caller) and [`actor_chain`](Self::actor_chain) name the services the
 ///   request came through, [`is_delegated`](Self::is_delegated) says whether there were any;
 /// - [`token`](Self::token), [`audiences`](Self::audiences), [`expires_at`](Self::expires_at)
-///   (the earliest in the chain), [`jwt_id`](Self::jwt_id), [`algorithm`](Self::algorithm),
+///   (the earliest in the chain), [`jwt_id`](Self::jwt_id), [`signature_algorithm`](Self::signature_algorithm),
 ///   [`key_id`](Self::key_id) and [`certificate_thumbprint`](Self::certificate_thumbprint)
 ///   describe the token this service received.
 ///
@@ -215,16 +215,6 @@ impl Principal {
     /// The `jti` claim of the token received, if present.
     pub fn jwt_id(&self) -> Option<&str> {
         self.received().jwt_id.as_deref()
-    }
-
-    /// The algorithm the token received was verified with.
-    ///
-    /// A token accepted by [introspection](crate::introspect) was checked by its issuer,
-    /// not by a signature here: for it this returns `HS256` as a placeholder. Use
-    /// [`signature_algorithm`](Self::signature_algorithm), which says `None` then.
-    #[deprecated(note = "use `signature_algorithm()`: a token accepted by introspection has none")]
-    pub fn algorithm(&self) -> Algorithm {
-        self.received().algorithm.unwrap_or(Algorithm::HS256)
     }
 
     /// The algorithm whose signature on the token received meshward checked; `None` when the

@@ -842,3 +842,79 @@ async fn the_authz_examples_print_their_decisions() {
         );
     }
 }
+
+/// Requirements of one's own, through a real server: one that waits
+/// (`require::from_async_fn`) and an implementation of `Requirement`.
+#[tokio::test]
+async fn requirements_of_ones_own_decide_at_once_or_after_a_wait() {
+    use meshward::authz::{AuthzErrorKind, AuthzRequest, Check, Requirement, require};
+
+    #[derive(Debug)]
+    struct OfficeHours;
+
+    impl Requirement for OfficeHours {
+        fn check(&self, request: &AuthzRequest<'_>) -> Check {
+            if request
+                .headers()
+                .get("x-office")
+                .is_some_and(|v| v == "open")
+            {
+                Check::allow()
+            } else {
+                Check::deny(AuthzErrorKind::Custom { reason: "closed" }.into())
+            }
+        }
+    }
+
+    let key = SigningKey::generate(Algorithm::ES256, "own");
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let directory = require::from_async_fn("tenant is active", move |request| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tenant = request
+            .principal()
+            .and_then(|p| p.claim("tenant"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tenant.is_some_and(|t| t != "suspended")
+        }
+    });
+    let server = guarded_app(
+        &key,
+        require::all([meshward::authz::AnyRequirement::new(OfficeHours), directory]),
+    )
+    .await;
+    let active = format!(
+        "Bearer {}",
+        token(&key, "alice", "read", json!({"tenant": "acme"}))
+    );
+    let suspended = format!(
+        "Bearer {}",
+        token(&key, "bob", "read", json!({"tenant": "suspended"}))
+    );
+    for (auth, office, status, refusal) in [
+        (Some(&active), Some("open"), 200, None),
+        (Some(&suspended), Some("open"), 403, Some("custom")),
+        (Some(&active), None, 403, Some("custom")),
+        (None, Some("open"), 403, Some("custom")),
+    ] {
+        let mut headers = Vec::new();
+        if let Some(auth) = auth {
+            headers.push(("authorization", auth.as_str()));
+        }
+        if let Some(office) = office {
+            headers.push(("x-office", office));
+        }
+        let seen = http_get(&server.url("/orders/7"), &headers).await;
+        assert_eq!(
+            (seen.status, seen.header("x-refusal")),
+            (status, refusal),
+            "{auth:?} {office:?}"
+        );
+    }
+    // The office check refused at once, before the directory was asked.
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 3);
+    server.stop().await;
+}

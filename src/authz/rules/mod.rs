@@ -40,7 +40,7 @@ use self::normalize::Normalization;
 pub use self::normalize::TrailingSlash;
 use self::pattern::Trie;
 use super::error::AuthzErrorKind;
-use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement, sealed};
+use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
 use crate::error::kinded_error;
 
 kinded_error! {
@@ -250,8 +250,6 @@ impl fmt::Debug for RuleTable {
             .finish_non_exhaustive()
     }
 }
-
-impl sealed::Sealed for RuleTable {}
 
 impl Requirement for RuleTable {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
@@ -466,8 +464,6 @@ impl SharedRules {
         tracing::info!(target: "meshward::authz", "rule table replaced");
     }
 }
-
-impl sealed::Sealed for SharedRules {}
 
 impl Requirement for SharedRules {
     fn check(&self, request: &AuthzRequest<'_>) -> Check {
