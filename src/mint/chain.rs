@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 
 use super::cache::{ChainCache, Generations};
 use super::error::{MintConfigError, MintConfigErrorKind};
-use super::replay::{Guard, ReplayGuard, first_use_shared, replay_key};
 use crate::gate::Answer;
 use crate::jwt::{
     Issuer, KeySource, SERVICE_TOKEN_TYPE, TokenError, TokenErrorKind, Validator, Verifier,
@@ -19,6 +18,7 @@ use crate::jwt::{
 };
 use crate::principal::{Principal, ServiceChain, VerifiedToken, unix_now, unix_time};
 use crate::state::SharedState;
+use crate::state::{Guard, ReplayGuard, first_use_shared, replay_key};
 
 /// Default bound on the levels of service tokens in a chain.
 pub const DEFAULT_MAX_DEPTH: usize = 4;
@@ -175,14 +175,21 @@ impl ServiceTokenVerifier {
         let Some(Guard::Shared(store)) = &self.inner.replay else {
             return Err(TokenErrorKind::ReplayGuardUnavailable.into());
         };
-        first_use_shared(
+        match first_use_shared(
             &**store,
             &self.inner.warned,
             &pending.key,
             pending.expires_at,
         )
-        .await?;
-        Ok(pending.principal)
+        .await
+        {
+            Ok(true) => Ok(pending.principal),
+            Ok(false) => Err(TokenErrorKind::Replayed.into()),
+            Err(error) => Err(TokenError::with_source(
+                TokenErrorKind::ReplayGuardUnavailable,
+                error,
+            )),
+        }
     }
 
     /// Fetches what the check needs, level by level, then checks.

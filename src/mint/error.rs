@@ -55,21 +55,6 @@ impl MintErrorKind {
 }
 
 kinded_error! {
-    /// A [`ReplayGuard`](super::ReplayGuard) could not answer (its store is unreachable); the
-    /// verifier then refuses the token (503).
-    pub struct ReplayGuardError(ReplayGuardErrorKind);
-}
-
-/// The kinds of [`ReplayGuardError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReplayGuardErrorKind {
-    /// The guard's store could not be reached or did not answer in time.
-    #[error("the replay guard's store is unavailable")]
-    Unavailable,
-}
-
-kinded_error! {
     /// A [`ServiceSigner`](super::ServiceSigner), a [`SigningKey`](super::SigningKey) or a
     /// [`ServiceTokenVerifier`](super::ServiceTokenVerifier) could not be built from its
     /// configuration. Returned by builders and key constructors, never at request time.

@@ -49,7 +49,6 @@ mod future;
 mod key;
 mod layer;
 mod publish;
-mod replay;
 mod service;
 mod signer;
 pub(crate) mod source;
@@ -59,10 +58,7 @@ pub use self::chain::{
     DEFAULT_MAX_CHAIN_LEN, DEFAULT_MAX_DEPTH, ServiceTokenVerifier, ServiceTokenVerifierBuilder,
 };
 #[doc(inline)]
-pub use self::error::{
-    MintConfigError, MintConfigErrorKind, MintError, MintErrorKind, ReplayGuardError,
-    ReplayGuardErrorKind,
-};
+pub use self::error::{MintConfigError, MintConfigErrorKind, MintError, MintErrorKind};
 #[doc(inline)]
 pub use self::future::{ObtainFuture, ResponseFuture};
 #[doc(inline)]
@@ -72,8 +68,6 @@ pub use self::layer::MintLayer;
 #[doc(inline)]
 pub use self::publish::JwksPublisher;
 #[doc(inline)]
-pub use self::replay::{InMemoryReplayGuard, ReplayGuard};
-#[doc(inline)]
 pub use self::service::{BoxError, Mint};
 #[doc(inline)]
 pub use self::signer::{
@@ -82,6 +76,10 @@ pub use self::signer::{
 };
 #[doc(inline)]
 pub use self::source::TokenSource;
+#[doc(inline)]
+/// The replay guard lives on the ground floor, in [`state`](crate::state), for every token
+/// kind; these are its names under `mint`, where service tokens first needed it.
+pub use crate::state::{InMemoryReplayGuard, ReplayGuard, ReplayGuardError, ReplayGuardErrorKind};
 
 /// The `typ` header of a service token.
 pub const TOKEN_TYPE: &str = crate::jwt::SERVICE_TOKEN_TYPE;

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 #[cfg(feature = "redis")]
 mod redis;
+mod replay;
+
+pub(crate) use self::replay::{Guard, first_use_shared, replay_key};
+pub use self::replay::{InMemoryReplayGuard, ReplayGuard, ReplayGuardError, ReplayGuardErrorKind};
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -1,18 +1,34 @@
-//! Refusing a service token presented twice: the [`ReplayGuard`] trait and its bounded
-//! in-memory default.
+//! Refusing a token presented twice: the [`ReplayGuard`] trait and its bounded in-memory
+//! default, and the same "first use" on a [`SharedState`] for many instances. Service
+//! tokens use it today; any token kind with a `jti` that must be good once can.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::error::ReplayGuardError;
-use crate::jwt::{TokenError, TokenErrorKind};
+use super::{SharedState, StateError, Swap};
+use crate::error::kinded_error;
 use crate::principal::{unix_now, unix_time};
-use crate::state::{SharedState, Swap};
 
-/// Remembers the `jti` of each service token it has admitted, until that token expires, so
-/// that the same token presented again is refused.
+kinded_error! {
+    /// A [`ReplayGuard`] could not answer (its store is unreachable); the verifier then
+    /// refuses the token (503).
+    pub struct ReplayGuardError(ReplayGuardErrorKind);
+}
+
+/// The kinds of [`ReplayGuardError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayGuardErrorKind {
+    /// The guard's store could not be reached or did not answer in time.
+    #[error("the replay guard's store is unavailable")]
+    Unavailable,
+}
+
+/// Remembers the `jti` of each token it has admitted (service tokens, with
+/// [`ServiceTokenVerifierBuilder::replay_guard`](crate::mint::ServiceTokenVerifierBuilder::replay_guard)),
+/// until that token expires, so that the same token presented again is refused.
 ///
 /// [`InMemoryReplayGuard`] remembers within one process; a shared store (one guard for many
 /// instances of a service) implements the same trait.
@@ -20,7 +36,7 @@ use crate::state::{SharedState, Swap};
 /// # Interplay with token reuse
 ///
 /// A signer reuses a minted token for several calls to the same audience (see
-/// [`ServiceSignerBuilder::minted_token_cache`](super::ServiceSignerBuilder::minted_token_cache)):
+/// [`ServiceSignerBuilder::minted_token_cache`](crate::mint::ServiceSignerBuilder::minted_token_cache)):
 /// services that call a receiver with a replay guard must turn that reuse off, or their
 /// second call is a replay.
 pub trait ReplayGuard: Send + Sync + 'static {
@@ -75,7 +91,7 @@ impl Default for InMemoryReplayGuard {
 
 /// How long a `jti` is remembered: until a minute past `expires_at` (a receiver's leeway
 /// still admits the token then), at most a day.
-pub(super) fn remember_until(expires_at: SystemTime) -> Duration {
+pub(crate) fn remember_until(expires_at: SystemTime) -> Duration {
     let left = expires_at
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO)
@@ -93,7 +109,7 @@ impl ReplayGuard for InMemoryReplayGuard {
 
 /// Where the `jti`s seen are remembered.
 #[derive(Clone)]
-pub(super) enum Guard {
+pub(crate) enum Guard {
     /// Asked without waiting (in this process).
     Local(Arc<dyn ReplayGuard>),
     /// A store shared by the instances of this service, asked with a wait.
@@ -102,7 +118,7 @@ pub(super) enum Guard {
 
 /// The shared replay guard's key for a token: `replay:` and a SHA-256 of its issuer and
 /// `jti` (a `jti` is unique per issuer; hashing bounds the key's length).
-pub(super) fn replay_key(issuer: &str, jti: &str) -> String {
+pub(crate) fn replay_key(issuer: &str, jti: &str) -> String {
     use aws_lc_rs::digest::{Context, SHA256};
     use base64::Engine as _;
     let mut context = Context::new(&SHA256);
@@ -115,33 +131,31 @@ pub(super) fn replay_key(issuer: &str, jti: &str) -> String {
     key
 }
 
-/// Records `key` in `store` if it is not there: `Ok` the first time, `Replayed` after; when
-/// the store cannot answer, `ReplayGuardUnavailable` (503), never admitted unchecked, with a
-/// warning at most once a second (`warned` holds the second of the last one).
-pub(super) async fn first_use_shared(
+/// Records `key` in `store` if it is not there: `Ok(true)` the first time, `Ok(false)`
+/// after; when the store cannot answer, the error (the caller refuses the token, never
+/// admits it unchecked), with a warning at most once a second (`warned` holds the second of
+/// the last one).
+pub(crate) async fn first_use_shared(
     store: &dyn SharedState,
     warned: &AtomicI64,
     key: &str,
     expires_at: i64,
-) -> Result<(), TokenError> {
+) -> Result<bool, StateError> {
     let ttl = remember_until(unix_time(expires_at));
     match store.compare_and_set(key, None, 1, ttl).await {
-        Ok(Swap::Done) => Ok(()),
-        Ok(_) => Err(TokenErrorKind::Replayed.into()),
+        Ok(Swap::Done) => Ok(true),
+        Ok(_) => Ok(false),
         Err(error) => {
             let second = unix_now();
             if warned.swap(second, Ordering::Relaxed) != second {
                 tracing::warn!(
-                    target: "meshward::mint",
+                    target: "meshward::state",
                     store = store.name(),
                     %error,
-                    "the replay guard's store cannot answer: service tokens are refused (503)"
+                    "the replay guard's store cannot answer: the tokens it guards are refused (503)"
                 );
             }
-            Err(TokenError::with_source(
-                TokenErrorKind::ReplayGuardUnavailable,
-                error,
-            ))
+            Err(error)
         }
     }
 }
@@ -182,14 +196,9 @@ mod tests {
         let exp = unix_now() + 60;
         let warned = AtomicI64::new(0);
         let store = crate::state::InMemoryState::new(10);
-        assert!(first_use_shared(&store, &warned, "k", exp).await.is_ok());
-        let again = first_use_shared(&store, &warned, "k", exp).await;
-        assert_eq!(again.unwrap_err().kind(), &TokenErrorKind::Replayed);
-        let down = first_use_shared(&Down, &warned, "k", exp).await;
-        assert_eq!(
-            down.unwrap_err().kind(),
-            &TokenErrorKind::ReplayGuardUnavailable
-        );
+        assert!(first_use_shared(&store, &warned, "k", exp).await.unwrap());
+        assert!(!first_use_shared(&store, &warned, "k", exp).await.unwrap());
+        assert!(first_use_shared(&Down, &warned, "k", exp).await.is_err());
         assert!(warned.load(Ordering::Relaxed) >= exp - 60, "warned");
     }
 
@@ -198,7 +207,7 @@ mod tests {
         let warned = AtomicI64::new(0);
         let exp = unix_now() + 60;
         let (down, events) = crate::tests::capture_async(
-            "meshward::mint",
+            "meshward::state",
             first_use_shared(&Down, &warned, "k", exp),
         );
         assert!(down.is_err());
