@@ -3,23 +3,34 @@
 use tower::ServiceBuilder;
 use tower::layer::util::Stack;
 
-use crate::authz::RequireScopesLayer;
+use crate::authz::{AuthzLayer, RequireScopesLayer, Requirement};
 use crate::jwt::{AuthLayer, Verifier};
+use crate::mint::{MintLayer, ServiceSigner};
+use crate::quota::QuotaLayer;
 
 mod sealed {
     pub trait Sealed<T> {}
     impl<L> Sealed<L> for tower::ServiceBuilder<L> {}
 }
 
-/// Adds meshward's layers to a [`ServiceBuilder`].
+/// Adds meshward's layers to a [`ServiceBuilder`], one method per layer, in the order a
+/// request meets them.
 ///
 /// ```
+/// use std::time::Duration;
 /// use meshward::ServiceBuilderExt;
+/// use meshward::authz::require;
+/// use meshward::quota::QuotaLayer;
 /// use tower::ServiceBuilder;
-/// # fn f(validator: meshward::jwt::Validator) {
-/// let layers = ServiceBuilder::new()
+/// # fn f(validator: meshward::jwt::Validator) -> Result<(), Box<dyn std::error::Error>> {
+/// let inbound = ServiceBuilder::new()
 ///     .authenticate(validator)
-///     .require_all_scopes(["orders:read"]);
+///     .authorize(require::scopes_any(["orders:read"]))
+///     .quota(QuotaLayer::builder().requests(10, Duration::from_secs(1)).build()?);
+/// # Ok(()) }
+/// # fn g(signer: meshward::mint::ServiceSigner) {
+/// let outbound = ServiceBuilder::new()
+///     .mint(signer, "spiffe://prod.example/ns/shop/sa/inventory");
 /// # }
 /// ```
 ///
@@ -39,6 +50,21 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     where
         I: IntoIterator,
         I::Item: Into<String>;
+
+    /// Requires `requirement` (a rule table, a policy, scopes, a combination):
+    /// [`AuthzLayer::new`].
+    fn authorize<Q: Requirement>(self, requirement: Q) -> ServiceBuilder<Stack<AuthzLayer<Q>, L>>;
+
+    /// Limits each principal to `quota`: a [`QuotaLayer`] made with its builder.
+    fn quota(self, quota: QuotaLayer) -> ServiceBuilder<Stack<QuotaLayer, L>>;
+
+    /// On an outbound client: signs each call with a service token for `audience`
+    /// ([`MintLayer::new`]).
+    fn mint(
+        self,
+        signer: ServiceSigner,
+        audience: impl Into<String>,
+    ) -> ServiceBuilder<Stack<MintLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -60,5 +86,21 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         I::Item: Into<String>,
     {
         self.layer(RequireScopesLayer::any(scopes))
+    }
+
+    fn authorize<Q: Requirement>(self, requirement: Q) -> ServiceBuilder<Stack<AuthzLayer<Q>, L>> {
+        self.layer(AuthzLayer::new(requirement))
+    }
+
+    fn quota(self, quota: QuotaLayer) -> ServiceBuilder<Stack<QuotaLayer, L>> {
+        self.layer(quota)
+    }
+
+    fn mint(
+        self,
+        signer: ServiceSigner,
+        audience: impl Into<String>,
+    ) -> ServiceBuilder<Stack<MintLayer, L>> {
+        self.layer(MintLayer::new(signer, audience))
     }
 }

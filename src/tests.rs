@@ -617,3 +617,78 @@ async fn a_cached_token_is_answered_at_once_until_it_expires_and_never_excuses_a
         .unwrap();
     assert!(challenge.contains("expired"), "{challenge}");
 }
+
+/// `ServiceBuilderExt` has one method per layer, and each adds that layer.
+#[tokio::test]
+async fn service_builder_has_a_method_for_every_layer() {
+    use crate::ServiceBuilderExt;
+    use crate::authz::require;
+    use crate::mint::{ServiceSigner, SigningKey};
+    use crate::quota::QuotaLayer;
+
+    let inbound = ServiceBuilder::new()
+        .authenticate(validator())
+        .authorize(require::scopes_any(["read"]))
+        .quota(
+            QuotaLayer::builder()
+                .requests(1, std::time::Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        )
+        .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    let status = |response: Response<()>| {
+        (
+            response.status(),
+            response
+                .extensions()
+                .get::<crate::Rejection>()
+                .map(|r| r.label().to_owned()),
+        )
+    };
+    let first = inbound
+        .clone()
+        .oneshot(request(Some(&token("read"))))
+        .await
+        .unwrap();
+    assert_eq!(status(first), (StatusCode::OK, None));
+    let wrong = inbound
+        .clone()
+        .oneshot(request(Some(&token("write"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(wrong),
+        (StatusCode::FORBIDDEN, Some("insufficient_scope".into()))
+    );
+    let again = inbound
+        .clone()
+        .oneshot(request(Some(&token("read"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(again),
+        (StatusCode::TOO_MANY_REQUESTS, Some("quota_exceeded".into()))
+    );
+    let anonymous = inbound.oneshot(request(None)).await.unwrap();
+    assert_eq!(
+        status(anonymous),
+        (StatusCode::UNAUTHORIZED, Some("missing".into()))
+    );
+
+    let signer = ServiceSigner::builder(
+        "spiffe://td/ns/a/sa/gateway",
+        SigningKey::generate(Algorithm::ES256).unwrap(),
+    )
+    .build()
+    .unwrap();
+    let outbound = ServiceBuilder::new()
+        .mint(signer, "spiffe://td/ns/a/sa/orders")
+        .service_fn(|request: Request<()>| async move {
+            let minted = request.headers().contains_key(header::AUTHORIZATION);
+            Ok::<_, Infallible>(Response::new(minted))
+        });
+    let mut call = Request::get("/reserve").body(()).unwrap();
+    call.extensions_mut()
+        .insert(crate::principal::test_principal("read"));
+    assert!(*outbound.oneshot(call).await.unwrap().body());
+}
