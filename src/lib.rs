@@ -143,6 +143,8 @@
 // These modules import nothing above them (ARCHITECTURE.md; checked by .ci/run).
 pub mod audit;
 mod error;
+#[cfg(feature = "remote")]
+mod flight;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;

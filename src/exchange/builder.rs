@@ -1,19 +1,18 @@
 //! Configuring a [`TokenExchange`]: where, as whom, how the target is named, how long to
 //! wait and how much to keep.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::{Client, Url};
-use tokio::sync::OnceCell;
+use reqwest::Client;
 
 use super::error::{ExchangeConfigError, ExchangeConfigErrorKind};
 use super::exchange::{Counters, Inner, TokenExchange, UntilRenewal};
 use super::request::TargetParameter;
+use crate::flight::SingleFlight;
 use crate::mint::SigningKey;
 use crate::oauth::ClientAuth;
+use crate::oauth::Settings;
 
 /// Default bound on the issued tokens kept for reuse.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
@@ -139,32 +138,18 @@ impl TokenExchangeBuilder {
             }
             .into());
         }
-        let secure = |url: &Url, what| match url.scheme() {
-            "https" => Ok(()),
-            "http" if self.allow_http => Ok(()),
-            _ => Err(ExchangeConfigError::from(Kind::InsecureUrl { what })),
-        };
-        let issuer = Url::parse(&self.issuer).map_err(|e| {
-            ExchangeConfigError::with_source(Kind::InvalidUrl { what: "the issuer" }, e)
-        })?;
-        let endpoint = match &self.endpoint {
-            None => {
-                secure(&issuer, "the issuer")?;
-                None
-            }
-            Some(url) => {
-                let url = Url::parse(url).map_err(|e| {
-                    ExchangeConfigError::with_source(
-                        Kind::InvalidUrl {
-                            what: "the token endpoint",
-                        },
-                        e,
-                    )
-                })?;
-                secure(&url, "the token endpoint")?;
-                Some(url)
-            }
-        };
+        let server = Settings {
+            issuer: &self.issuer,
+            endpoint: self.endpoint.as_deref(),
+            endpoint_name: "the token endpoint",
+            metadata_field: "token_endpoint",
+            allow_http: self.allow_http,
+            auth,
+            max_answer_len: self.max_answer_len,
+            timeout: self.timeout,
+            client: self.client,
+        }
+        .check()?;
         if self.allow_http {
             tracing::warn!(
                 target: "meshward::exchange",
@@ -172,15 +157,6 @@ impl TokenExchangeBuilder {
                 "token exchange over plain http is allowed: tokens and client credentials may cross the network in the clear"
             );
         }
-        let client = match self.client {
-            Some(client) => client,
-            None => Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(self.timeout)
-                .connect_timeout(self.timeout)
-                .build()
-                .map_err(|e| ExchangeConfigError::with_source(Kind::Client, e))?,
-        };
         let issued = (self.capacity > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(self.capacity)
@@ -188,17 +164,10 @@ impl TokenExchangeBuilder {
                 .build()
         });
         Ok(TokenExchange::from_inner(Inner {
-            issuer: self.issuer,
-            endpoint,
-            discovered: OnceCell::new(),
-            allow_http: self.allow_http,
-            auth,
-            client,
-            timeout: self.timeout,
-            max_answer_len: self.max_answer_len,
+            server,
             target: self.target,
             issued,
-            flights: Mutex::new(HashMap::new()),
+            flights: SingleFlight::new(),
             counters: Counters::default(),
         }))
     }

@@ -54,37 +54,9 @@ pub enum ExchangeErrorKind {
     ClientAssertion,
 }
 
-kinded_error! {
-    /// A [`TokenExchange`](super::TokenExchange) could not be built from its configuration.
-    pub struct ExchangeConfigError(ExchangeConfigErrorKind);
-}
+/// The configuration error of a [`TokenExchange`](super::TokenExchange): the one error of both clients of an
+/// authorization server.
+pub type ExchangeConfigError = crate::oauth::ClientConfigError;
 
 /// The kinds of [`ExchangeConfigError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExchangeConfigErrorKind {
-    /// No client authentication: a token endpoint requires one for this grant.
-    #[error("client authentication is required (client_secret_basic or private_key_jwt)")]
-    MissingClientAuth,
-    /// The issuer or the endpoint is not a URL.
-    #[error("invalid URL for {what}")]
-    InvalidUrl {
-        /// Which one.
-        what: &'static str,
-    },
-    /// An `http://` issuer or endpoint without `allow_insecure_http()`.
-    #[error("{what} must be https (allow_insecure_http() for loopback and development)")]
-    InsecureUrl {
-        /// Which one.
-        what: &'static str,
-    },
-    /// A bound of zero (answer length, timeout).
-    #[error("invalid limit: {what}")]
-    InvalidLimit {
-        /// Which one.
-        what: &'static str,
-    },
-    /// The HTTP client could not be built.
-    #[error("the HTTP client could not be built")]
-    Client,
-}
+pub type ExchangeConfigErrorKind = crate::oauth::ClientConfigErrorKind;

@@ -1,23 +1,22 @@
 //! The [`TokenExchange`]: an outbound [`TokenSource`] that exchanges the caller's token at a
 //! security token service, caching each issued token until shortly before it expires.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{Context, SHA256};
 use http::HeaderValue;
-use reqwest::{Client, Url};
-use tokio::sync::OnceCell;
+use reqwest::Url;
 
 use super::builder::TokenExchangeBuilder;
 use super::error::{ExchangeError, ExchangeErrorKind};
 use super::request::{self, Issued, TargetParameter};
+use crate::flight::SingleFlight;
 use crate::mint::source::sealed::{Call, Obtained, Sealed};
 use crate::mint::{MintError, MintErrorKind, TokenSource};
-use crate::oauth::{self, ClientAuth, Endpoint, NotFound};
+use crate::oauth::{Failure, NotFound, Server};
 use crate::principal::Principal;
 
 /// The cache key of an exchange: a SHA-256 of the subject token, audience and scopes.
@@ -58,22 +57,12 @@ pub struct TokenExchange {
 }
 
 pub(super) struct Inner {
-    pub(super) issuer: String,
-    pub(super) endpoint: Option<Url>,
-    pub(super) discovered: OnceCell<Url>,
-    pub(super) allow_http: bool,
-    pub(super) auth: ClientAuth,
-    pub(super) client: Client,
-    pub(super) timeout: Duration,
-    pub(super) max_answer_len: usize,
+    pub(super) server: Server,
     pub(super) target: TargetParameter,
     pub(super) issued: Option<moka::sync::Cache<Key, Reusable>>,
-    pub(super) flights: Mutex<HashMap<Key, Flight>>,
+    pub(super) flights: SingleFlight<Key, Result<HeaderValue, ExchangeError>>,
     pub(super) counters: Counters,
 }
-
-/// One exchange in progress, shared by every call that needs the same token.
-type Flight = Arc<OnceCell<Result<HeaderValue, ExchangeError>>>;
 
 /// An issued token and until when it is reused.
 #[derive(Clone)]
@@ -189,28 +178,17 @@ impl TokenExchange {
     }
 
     async fn endpoint(&self) -> Result<&Url, ExchangeError> {
-        let inner = &*self.inner;
-        if let Some(url) = &inner.endpoint {
-            return Ok(url);
-        }
-        inner
-            .discovered
-            .get_or_try_init(|| async {
-                oauth::discover(
-                    &inner.client,
-                    &inner.issuer,
-                    "token_endpoint",
-                    inner.allow_http,
-                    inner.timeout,
-                    inner.max_answer_len,
-                )
-                .await
-                .map_err(|not_found| match not_found {
-                    NotFound::Insecure => ExchangeErrorKind::InsecureEndpoint.into(),
-                    NotFound::Missing(_) => ExchangeError::from(ExchangeErrorKind::Discovery),
-                })
-            })
+        self.inner
+            .server
+            .url()
             .await
+            .map_err(|not_found| match not_found {
+                NotFound::Insecure => ExchangeErrorKind::InsecureEndpoint.into(),
+                NotFound::Missing(Some(Failure::Request(e))) => {
+                    ExchangeError::with_source(ExchangeErrorKind::Discovery, e)
+                }
+                NotFound::Missing(_) => ExchangeErrorKind::Discovery.into(),
+            })
     }
 
     /// One exchange for every call that needs `key` meanwhile.
@@ -221,27 +199,13 @@ impl TokenExchange {
         audience: String,
         scope: Option<String>,
     ) -> Result<HeaderValue, ExchangeError> {
-        let flight: Flight = {
-            let mut flights = self
-                .inner
-                .flights
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(flights.entry(key).or_default())
-        };
-        let result = flight
-            .get_or_init(|| self.ask(key, &subject_token, &audience, scope.as_deref()))
-            .await
-            .clone();
-        let mut flights = self
+        self
             .inner
             .flights
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            flights.remove(&key);
-        }
-        result
+            .run(key, || {
+                self.ask(key, &subject_token, &audience, scope.as_deref())
+            })
+            .await
     }
 
     async fn ask(
@@ -255,14 +219,7 @@ impl TokenExchange {
         let result = async {
             let url = self.endpoint().await?;
             inner.counters.exchanges.fetch_add(1, Ordering::Relaxed);
-            let endpoint = Endpoint {
-                client: &inner.client,
-                url,
-                issuer: &inner.issuer,
-                auth: &inner.auth,
-                timeout: inner.timeout,
-                max_len: inner.max_answer_len,
-            };
+            let endpoint = inner.server.endpoint(url);
             request::exchange(&endpoint, subject_token, (inner.target, audience), scope).await
         }
         .await;
@@ -357,9 +314,9 @@ impl fmt::Debug for TokenExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
         f.debug_struct("TokenExchange")
-            .field("issuer", &inner.issuer)
-            .field("endpoint", &inner.endpoint.as_ref().map(Url::as_str))
-            .field("client_id", &inner.auth.client_id())
+            .field("issuer", &inner.server.issuer)
+            .field("endpoint", &inner.server.configured().map(Url::as_str))
+            .field("client_id", &inner.server.auth.client_id())
             .field("target", &inner.target)
             .field("stats", &self.stats())
             .finish_non_exhaustive()

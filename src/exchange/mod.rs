@@ -41,3 +41,7 @@ pub use self::error::{
 };
 #[doc(inline)]
 pub use self::exchange::{ExchangeStats, TokenExchange};
+/// The configuration error of both clients of an authorization server (introspection and
+/// the token exchange).
+#[doc(inline)]
+pub use crate::oauth::{ClientConfigError, ClientConfigErrorKind};

@@ -1,19 +1,18 @@
 //! Configuring an [`Introspector`]: where to ask, as whom, and how long to remember.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::{Client, Url};
-use tokio::sync::OnceCell;
+use reqwest::Client;
 
 use super::error::{IntrospectorConfigError, IntrospectorConfigErrorKind};
 use super::introspector::{Counters, Inner, Introspector, UntilExpiry};
 use super::response::Checks;
+use crate::flight::SingleFlight;
 use crate::jwt::Validator;
 use crate::mint::SigningKey;
 use crate::oauth::ClientAuth;
+use crate::oauth::Settings;
 
 /// Default bound on the answers cached (active and inactive together).
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
@@ -205,32 +204,18 @@ impl IntrospectorBuilder {
             }
             .into());
         }
-        let secure = |url: &Url, what| match url.scheme() {
-            "https" => Ok(()),
-            "http" if self.allow_http => Ok(()),
-            _ => Err(IntrospectorConfigError::from(Kind::InsecureUrl { what })),
-        };
-        let issuer_url = Url::parse(&self.issuer).map_err(|e| {
-            IntrospectorConfigError::with_source(Kind::InvalidUrl { what: "the issuer" }, e)
-        })?;
-        let endpoint = match &self.endpoint {
-            None => {
-                secure(&issuer_url, "the issuer")?;
-                None
-            }
-            Some(url) => {
-                let url = Url::parse(url).map_err(|e| {
-                    IntrospectorConfigError::with_source(
-                        Kind::InvalidUrl {
-                            what: "the endpoint",
-                        },
-                        e,
-                    )
-                })?;
-                secure(&url, "the endpoint")?;
-                Some(url)
-            }
-        };
+        let server = Settings {
+            issuer: &self.issuer,
+            endpoint: self.endpoint.as_deref(),
+            endpoint_name: "the endpoint",
+            metadata_field: "introspection_endpoint",
+            allow_http: self.allow_http,
+            auth,
+            max_answer_len: self.max_answer_len,
+            timeout: self.timeout,
+            client: self.client,
+        }
+        .check()?;
         if self.allow_http {
             tracing::warn!(
                 target: "meshward::introspect",
@@ -238,15 +223,6 @@ impl IntrospectorBuilder {
                 "introspection over plain http is allowed: tokens and client credentials may cross the network in the clear"
             );
         }
-        let client = match self.client {
-            Some(client) => client,
-            None => Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(self.timeout)
-                .connect_timeout(self.timeout)
-                .build()
-                .map_err(|e| IntrospectorConfigError::with_source(Kind::Client, e))?,
-        };
         let answers = (self.capacity > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(self.capacity)
@@ -260,18 +236,12 @@ impl IntrospectorBuilder {
                 token_types: self.token_types,
                 leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             },
-            endpoint,
-            discovered: OnceCell::new(),
-            allow_http: self.allow_http,
-            auth,
-            client,
-            timeout: self.timeout,
-            max_answer_len: self.max_answer_len,
+            server,
             max_token_len: self.max_token_len,
             answers,
             ceiling: self.ceiling,
             negative_ttl: self.negative_ttl,
-            flights: Mutex::new(HashMap::new()),
+            flights: SingleFlight::new(),
             jwt: self.jwt,
             counters: Counters::default(),
         }))

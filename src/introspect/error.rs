@@ -55,41 +55,9 @@ pub enum IntrospectionErrorKind {
     ClientAssertion,
 }
 
-kinded_error! {
-    /// An [`Introspector`](super::Introspector) could not be built from its configuration.
-    /// Returned by the builder, never at request time.
-    pub struct IntrospectorConfigError(IntrospectorConfigErrorKind);
-}
+/// The configuration error of an [`Introspector`](super::Introspector): the one error of both clients of an
+/// authorization server.
+pub type IntrospectorConfigError = crate::oauth::ClientConfigError;
 
 /// The kinds of [`IntrospectorConfigError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IntrospectorConfigErrorKind {
-    /// The issuer is empty, or no audience was given.
-    #[error("an issuer and at least one audience are required")]
-    MissingIssuerOrAudience,
-    /// No client authentication: RFC 7662 endpoints require one.
-    #[error("client authentication is required (client_secret_basic or private_key_jwt)")]
-    MissingClientAuth,
-    /// The endpoint or the issuer is not a URL.
-    #[error("invalid URL for {what}")]
-    InvalidUrl {
-        /// Which one.
-        what: &'static str,
-    },
-    /// An `http://` endpoint or issuer without `allow_insecure_http()`.
-    #[error("{what} must be https (allow_insecure_http() for loopback and development)")]
-    InsecureUrl {
-        /// Which one.
-        what: &'static str,
-    },
-    /// A bound of zero (token or answer length, timeout).
-    #[error("invalid limit: {what}")]
-    InvalidLimit {
-        /// Which one.
-        what: &'static str,
-    },
-    /// The HTTP client could not be built.
-    #[error("the HTTP client could not be built")]
-    Client,
-}
+pub type IntrospectorConfigErrorKind = crate::oauth::ClientConfigErrorKind;

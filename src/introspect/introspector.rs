@@ -1,25 +1,24 @@
 //! The [`Introspector`]: a [`Verifier`] that asks the token's issuer about opaque tokens,
 //! caches the answer, and hands JWS-shaped tokens to a [`Validator`] when one is given.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{SHA256, digest};
-use reqwest::{Client, Url};
-use tokio::sync::OnceCell;
+use reqwest::Url;
 
 use super::builder::IntrospectorBuilder;
-use super::error::IntrospectionError;
+use super::error::{IntrospectionError, IntrospectionErrorKind};
 use super::request;
 use super::response::{self, Checks, Verdict};
+use crate::flight::SingleFlight;
 use crate::gate;
 use crate::jwt::{TokenError, TokenErrorKind, Validator, Verifier};
-use crate::oauth::{ClientAuth, Endpoint};
+use crate::oauth::{Failure, NotFound, Server};
 use crate::principal::{Principal, VerifiedToken, unix_now};
 
 /// The cache key of a token: its SHA-256 (a collision would need a second preimage).
@@ -72,24 +71,15 @@ pub struct Introspector {
 
 pub(super) struct Inner {
     pub(super) checks: Checks,
-    pub(super) endpoint: Option<Url>,
-    pub(super) discovered: OnceCell<Url>,
-    pub(super) allow_http: bool,
-    pub(super) auth: ClientAuth,
-    pub(super) client: Client,
-    pub(super) timeout: Duration,
-    pub(super) max_answer_len: usize,
+    pub(super) server: Server,
     pub(super) max_token_len: usize,
     pub(super) answers: Option<moka::sync::Cache<TokenHash, Answer>>,
     pub(super) ceiling: Duration,
     pub(super) negative_ttl: Duration,
-    pub(super) flights: Mutex<HashMap<TokenHash, Flight>>,
+    pub(super) flights: SingleFlight<TokenHash, Result<Answer, IntrospectionError>>,
     pub(super) jwt: Option<Validator>,
     pub(super) counters: Counters,
 }
-
-/// One introspection in progress, shared by every request that carries the same token.
-type Flight = Arc<OnceCell<Result<Answer, IntrospectionError>>>;
 
 /// An answer as cached: the verified token, or "not active", and until when it holds.
 #[derive(Clone)]
@@ -190,22 +180,17 @@ impl Introspector {
     }
 
     async fn endpoint(&self) -> Result<&Url, IntrospectionError> {
-        let inner = &*self.inner;
-        if let Some(url) = &inner.endpoint {
-            return Ok(url);
-        }
-        inner
-            .discovered
-            .get_or_try_init(|| {
-                request::discover(
-                    &inner.client,
-                    &inner.checks.issuer,
-                    inner.allow_http,
-                    inner.timeout,
-                    inner.max_answer_len,
-                )
-            })
+        self.inner
+            .server
+            .url()
             .await
+            .map_err(|not_found| match not_found {
+                NotFound::Insecure => IntrospectionErrorKind::InsecureEndpoint.into(),
+                NotFound::Missing(Some(Failure::Request(e))) => {
+                    IntrospectionError::with_source(IntrospectionErrorKind::Discovery, e)
+                }
+                NotFound::Missing(_) => IntrospectionErrorKind::Discovery.into(),
+            })
     }
 
     /// The cached answer for `hash`, if any still holds (not counted as a hit: the caller
@@ -236,25 +221,7 @@ impl Introspector {
 
     /// Asks the endpoint, once for every request that carries `token` meanwhile.
     async fn introspect(&self, token: &str, hash: TokenHash) -> Result<Principal, TokenError> {
-        let flight: Flight = {
-            let mut flights = self
-                .inner
-                .flights
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(flights.entry(hash).or_default())
-        };
-        let outcome = flight.get_or_init(|| self.ask(token, hash)).await.clone();
-        {
-            let mut flights = self
-                .inner
-                .flights
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if flights.get(&hash).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                flights.remove(&hash);
-            }
-        }
+        let outcome = self.inner.flights.run(hash, || self.ask(token, hash)).await;
         match outcome {
             Ok(answer) => self
                 .conclude(answer)
@@ -275,14 +242,7 @@ impl Introspector {
                 .counters
                 .introspections
                 .fetch_add(1, Ordering::Relaxed);
-            let endpoint = Endpoint {
-                client: &inner.client,
-                url,
-                issuer: &inner.checks.issuer,
-                auth: &inner.auth,
-                timeout: inner.timeout,
-                max_len: inner.max_answer_len,
-            };
+            let endpoint = inner.server.endpoint(url);
             let body = request::introspect(&endpoint, token).await?;
             response::parse(&body)
         }
@@ -432,8 +392,8 @@ impl fmt::Debug for Introspector {
         f.debug_struct("Introspector")
             .field("issuer", &inner.checks.issuer)
             .field("audiences", &inner.checks.audiences)
-            .field("endpoint", &inner.endpoint.as_ref().map(Url::as_str))
-            .field("client_id", &inner.auth.client_id())
+            .field("endpoint", &inner.server.configured().map(Url::as_str))
+            .field("client_id", &inner.server.auth.client_id())
             .field("jwt", &inner.jwt.is_some())
             .field("stats", &self.stats())
             .finish_non_exhaustive()

@@ -34,3 +34,7 @@ pub use self::error::{
 };
 #[doc(inline)]
 pub use self::introspector::{IntrospectionStats, Introspector};
+/// The configuration error of both clients of an authorization server (introspection and
+/// the token exchange).
+#[doc(inline)]
+pub use crate::oauth::{ClientConfigError, ClientConfigErrorKind};

@@ -1,10 +1,8 @@
 //! One introspection request (RFC 7662 §2.1): the token POSTed as a form, authenticated as
 //! the resource server's client; the endpoint found by discovery when not configured.
 
-use reqwest::{Client, Url};
-
 use super::error::{IntrospectionError, IntrospectionErrorKind};
-use crate::oauth::{self, Endpoint, Failure, NotFound};
+use crate::oauth::{self, Endpoint, Failure};
 
 /// POSTs `token` and returns the answer's body (status 200 only).
 pub(super) async fn introspect(
@@ -42,30 +40,4 @@ fn failed(failure: Failure, endpoint: &Endpoint<'_>) -> IntrospectionError {
         Failure::Assertion(Some(e)) => IntrospectionError::with_source(Kind::ClientAssertion, e),
         Failure::Assertion(None) => Kind::ClientAssertion.into(),
     }
-}
-
-/// The issuer's `introspection_endpoint`, by discovery.
-pub(super) async fn discover(
-    client: &Client,
-    issuer: &str,
-    allow_http: bool,
-    timeout: std::time::Duration,
-    max_len: usize,
-) -> Result<Url, IntrospectionError> {
-    oauth::discover(
-        client,
-        issuer,
-        "introspection_endpoint",
-        allow_http,
-        timeout,
-        max_len,
-    )
-    .await
-    .map_err(|not_found| match not_found {
-        NotFound::Insecure => IntrospectionErrorKind::InsecureEndpoint.into(),
-        NotFound::Missing(Some(Failure::Request(e))) => {
-            IntrospectionError::with_source(IntrospectionErrorKind::Discovery, e)
-        }
-        NotFound::Missing(_) => IntrospectionErrorKind::Discovery.into(),
-    })
 }

@@ -42,20 +42,7 @@ impl<S, T> Mint<S, T> {
         Self { inner, config }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::gate::inner_service_accessors!();
 }
 
 impl<S, B> Service<Request<B>> for Mint<S>
