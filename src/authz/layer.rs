@@ -6,7 +6,7 @@ use tower_layer::Layer;
 use super::peer::PeerRequirement;
 use super::requirement::Requirement;
 use super::scope::ScopeRequirement;
-use super::service::Authz;
+use super::service::{Authz, AuthzGate};
 use crate::gate::{Gated, IntoGate};
 use crate::rejection::DefaultRejectionResponse;
 
@@ -28,23 +28,6 @@ impl<Q, R: Clone> Clone for AuthzLayer<Q, R> {
         Self {
             config: Arc::clone(&self.config),
             responder: self.responder.clone(),
-        }
-    }
-}
-
-/// The [gate](crate::gate) of an [`AuthzLayer`]: its requirement and whether it is in dry-run
-/// mode, and the check (`service.rs`) it runs on every request. Cloning it clones a
-/// pointer, whatever the requirement.
-pub struct AuthzGate<Q> {
-    pub(crate) requirement: Arc<Q>,
-    pub(crate) dry_run: bool,
-}
-
-impl<Q> Clone for AuthzGate<Q> {
-    fn clone(&self) -> Self {
-        Self {
-            requirement: Arc::clone(&self.requirement),
-            dry_run: self.dry_run,
         }
     }
 }
@@ -189,15 +172,6 @@ impl<Q: Requirement, R> IntoGate for AuthzLayer<Q, R> {
 
     fn into_gate(self) -> Arc<AuthzGate<Q>> {
         self.config
-    }
-}
-
-impl<Q: fmt::Debug> fmt::Debug for AuthzGate<Q> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthzGate")
-            .field("requirement", &self.requirement)
-            .field("dry_run", &self.dry_run)
-            .finish()
     }
 }
 

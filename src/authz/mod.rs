@@ -68,7 +68,7 @@ pub use self::claims::{ClaimPath, Roles};
 pub use self::error::{AuthzError, AuthzErrorKind};
 #[doc(inline)]
 #[doc(inline)]
-pub use self::layer::{AuthzGate, AuthzLayer, RequirePeerLayer, RequireScopesLayer};
+pub use self::layer::{AuthzLayer, RequirePeerLayer, RequireScopesLayer};
 #[cfg(feature = "opa")]
 #[doc(inline)]
 pub use self::opa::{OpaConfigError, OpaConfigErrorKind, OpaPolicy, OpaPolicyBuilder};
@@ -88,7 +88,7 @@ pub use self::rules::{
 #[doc(inline)]
 pub use self::scope::ScopeRequirement;
 #[doc(inline)]
-pub use self::service::{Authz, Deciding, RequirePeer, RequireScopes, ResponseFuture};
+pub use self::service::{Authz, AuthzGate, Deciding, RequirePeer, RequireScopes, ResponseFuture};
 
 #[cfg(test)]
 mod tests;

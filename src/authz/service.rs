@@ -3,6 +3,7 @@
 //! [gate](crate::gate); [`Gated`] drives it in a tower stack (a decision that waits, in its
 //! response future), the [`Engine`](crate::gate::Engine) outside one.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use std::task::{Context, Poll, ready};
 use http::request::Parts;
 
 use super::error::AuthzError;
-use super::layer::AuthzGate;
 use super::peer::PeerRequirement;
 use super::requirement::{AuthzRequest, PendingDecision, Requirement};
 use super::scope::ScopeRequirement;
@@ -19,6 +19,32 @@ use crate::audit::{self, Layer};
 use crate::gate::{Answer, Gate, Gated, Started};
 use crate::principal::Principal;
 use crate::rejection::Rejection;
+
+/// The [gate](crate::gate) of an [`AuthzLayer`](super::AuthzLayer): its requirement and whether it is in dry-run
+/// mode, and the check (`service.rs`) it runs on every request. Cloning it clones a
+/// pointer, whatever the requirement.
+pub struct AuthzGate<Q> {
+    pub(crate) requirement: Arc<Q>,
+    pub(crate) dry_run: bool,
+}
+
+impl<Q> Clone for AuthzGate<Q> {
+    fn clone(&self) -> Self {
+        Self {
+            requirement: Arc::clone(&self.requirement),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+impl<Q: fmt::Debug> fmt::Debug for AuthzGate<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthzGate")
+            .field("requirement", &self.requirement)
+            .field("dry_run", &self.dry_run)
+            .finish()
+    }
+}
 
 /// The service made by [`AuthzLayer`](super::AuthzLayer): its gate over the inner service.
 pub type Authz<S, Q, R> = Gated<S, AuthzGate<Q>, R>;

@@ -199,8 +199,7 @@ impl TokenExchange {
         audience: String,
         scope: Option<String>,
     ) -> Result<HeaderValue, ExchangeError> {
-        self
-            .inner
+        self.inner
             .flights
             .run(key, || {
                 self.ask(key, &subject_token, &audience, scope.as_deref())

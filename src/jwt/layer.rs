@@ -4,7 +4,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::extract::TokenLocation;
-use super::service::Auth;
+use super::service::{Auth, AuthGate};
 use super::validator::Validator;
 use super::verifier::Verifier;
 use crate::gate::{Gated, IntoGate};
@@ -24,19 +24,6 @@ use crate::rejection::DefaultRejectionResponse;
 pub struct AuthLayer<V = Validator, R = DefaultRejectionResponse> {
     config: Arc<AuthGate<V>>,
     responder: R,
-}
-
-/// The [gate](crate::gate) of an [`AuthLayer`]: what it was configured with, and the check
-/// (`service.rs`) it runs on every request.
-#[derive(Clone)]
-pub struct AuthGate<V> {
-    pub(crate) verifier: V,
-    pub(crate) locations: Box<[TokenLocation]>,
-    /// The headers of `locations` that are no fixed credential header, passed on in the
-    /// extensions so that no policy input copies them; `None` when there are none.
-    pub(crate) credential_headers: Option<CredentialHeaders>,
-    pub(crate) allow_anonymous: bool,
-    pub(crate) require_bound: bool,
 }
 
 impl<V: Verifier> AuthLayer<V> {
@@ -140,17 +127,6 @@ impl<V: Verifier, R> IntoGate for AuthLayer<V, R> {
 
     fn into_gate(self) -> Arc<AuthGate<V>> {
         self.config
-    }
-}
-
-impl<V: fmt::Debug> fmt::Debug for AuthGate<V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthGate")
-            .field("verifier", &self.verifier)
-            .field("locations", &self.locations)
-            .field("allow_anonymous", &self.allow_anonymous)
-            .field("require_bound", &self.require_bound)
-            .finish()
     }
 }
 

@@ -78,11 +78,11 @@ pub use self::jwks::{KeySourceError, KeySourceErrorKind, KeySourceStats, RemoteK
 #[doc(inline)]
 pub use self::keys::{KeySet, VerifyingKey};
 #[doc(inline)]
-pub use self::layer::{AuthGate, AuthLayer};
+pub use self::layer::AuthLayer;
 #[doc(inline)]
 pub use self::metadata::{ResourceMetadata, ResourceMetadataBuilder};
 #[doc(inline)]
-pub use self::service::{Auth, ResponseFuture};
+pub use self::service::{Auth, AuthGate, ResponseFuture};
 #[doc(inline)]
 pub use self::source::KeySource;
 #[cfg(feature = "remote")]

@@ -3,17 +3,42 @@
 //! refuse. It is the layer's [gate](crate::gate); [`Gated`] drives it in a tower stack, the
 //! [`Engine`](crate::gate::Engine) outside one.
 
+use std::fmt;
+
 use http::request::Parts;
 
 use super::error::{TokenError, TokenErrorKind};
-use super::extract::{checked, locate_first};
-use super::layer::AuthGate;
+use super::extract::{TokenLocation, checked, locate_first};
 use super::verifier::Verifier;
 use crate::audit::{self, Layer, Outcome};
 use crate::gate::{Answer, Gate, Gated, Started};
 use crate::peer::peer_identity;
-use crate::principal::Principal;
+use crate::principal::{CredentialHeaders, Principal};
 use crate::rejection::Rejection;
+
+/// The [gate](crate::gate) of an [`AuthLayer`](super::AuthLayer): what it was configured with, and the check
+/// (`service.rs`) it runs on every request.
+#[derive(Clone)]
+pub struct AuthGate<V> {
+    pub(crate) verifier: V,
+    pub(crate) locations: Box<[TokenLocation]>,
+    /// The headers of `locations` that are no fixed credential header, passed on in the
+    /// extensions so that no policy input copies them; `None` when there are none.
+    pub(crate) credential_headers: Option<CredentialHeaders>,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) require_bound: bool,
+}
+
+impl<V: fmt::Debug> fmt::Debug for AuthGate<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthGate")
+            .field("verifier", &self.verifier)
+            .field("locations", &self.locations)
+            .field("allow_anonymous", &self.allow_anonymous)
+            .field("require_bound", &self.require_bound)
+            .finish()
+    }
+}
 
 /// The service made by [`AuthLayer`](super::AuthLayer): its gate over the inner service.
 pub type Auth<S, V, R> = Gated<S, AuthGate<V>, R>;

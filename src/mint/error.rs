@@ -99,3 +99,7 @@ pub enum MintConfigErrorKind {
     #[error("invalid verifier configuration")]
     Verifier,
 }
+
+/// A boxed error: what the outbound call failed with (the client's own error, or a
+/// [`MintError`]).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -7,8 +7,7 @@ use http::{HeaderValue, Request};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::error::MintError;
-use super::service::BoxError;
+use super::error::{BoxError, MintError};
 use crate::audit::{self, Started};
 use crate::principal::Principal;
 

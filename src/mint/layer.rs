@@ -4,11 +4,9 @@ use std::sync::Arc;
 use http::{HeaderMap, Uri};
 use tower_layer::Layer;
 
-use super::service::Mint;
+use super::service::{Audience, Config, Mint};
 use super::signer::ServiceSigner;
 use super::source::TokenSource;
-
-type AudienceFn = dyn Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync;
 
 /// Signs every outbound request with a fresh service token: wrap a client (a hyper-util
 /// client, a tonic `Channel`, any `Service<http::Request<B>>`) in it.
@@ -44,21 +42,6 @@ type AudienceFn = dyn Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync;
 #[must_use]
 pub struct MintLayer<T = ServiceSigner> {
     config: Arc<Config<T>>,
-}
-
-/// What a [`MintLayer`] was configured with; read by `service.rs`.
-#[derive(Clone)]
-pub(crate) struct Config<T = ServiceSigner> {
-    pub(crate) source: T,
-    pub(crate) audience: Audience,
-    pub(crate) narrowed: Option<Vec<String>>,
-    pub(crate) as_service: bool,
-}
-
-#[derive(Clone)]
-pub(crate) enum Audience {
-    Fixed(String),
-    From(Arc<AudienceFn>),
 }
 
 impl MintLayer {

@@ -58,6 +58,8 @@ pub use self::chain::{
     DEFAULT_MAX_CHAIN_LEN, DEFAULT_MAX_DEPTH, ServiceTokenVerifier, ServiceTokenVerifierBuilder,
 };
 #[doc(inline)]
+pub use self::error::BoxError;
+#[doc(inline)]
 pub use self::error::{MintConfigError, MintConfigErrorKind, MintError, MintErrorKind};
 #[doc(inline)]
 pub use self::future::{ObtainFuture, ResponseFuture};
@@ -67,8 +69,7 @@ pub use self::key::SigningKey;
 pub use self::layer::MintLayer;
 #[doc(inline)]
 pub use self::publish::JwksPublisher;
-#[doc(inline)]
-pub use self::service::{BoxError, Mint};
+pub use self::service::Mint;
 #[doc(inline)]
 pub use self::signer::{
     DEFAULT_JWKS_MAX_AGE, DEFAULT_MINTED_TOKEN_CACHE, DEFAULT_ROTATION_OVERLAP,

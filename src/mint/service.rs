@@ -5,22 +5,35 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::Request;
 use http::header::AUTHORIZATION;
+use http::{HeaderMap, Request, Uri};
 use tower_service::Service;
 
+use super::error::BoxError;
 use super::error::{MintError, MintErrorKind};
 use super::future::{ObtainFuture, ResponseFuture};
-use super::layer::{Audience, Config};
 use super::signer::{ServiceSigner, ServiceToken};
 use super::source::TokenSource;
 use super::source::sealed::{Call, Obtained};
 use crate::audit::{self, Started};
 use crate::principal::Principal;
 
-/// A boxed error: what the outbound call failed with (the client's own error, or a
-/// [`MintError`]).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type AudienceFn = dyn Fn(&Uri, &HeaderMap) -> Option<String> + Send + Sync;
+
+/// What a [`MintLayer`](super::MintLayer) was configured with; read here.
+#[derive(Clone)]
+pub(crate) struct Config<T = ServiceSigner> {
+    pub(crate) source: T,
+    pub(crate) audience: Audience,
+    pub(crate) narrowed: Option<Vec<String>>,
+    pub(crate) as_service: bool,
+}
+
+#[derive(Clone)]
+pub(crate) enum Audience {
+    Fixed(String),
+    From(Arc<AudienceFn>),
+}
 
 /// The service made by [`MintLayer`](super::MintLayer).
 pub struct Mint<S, T = ServiceSigner> {

@@ -3,7 +3,6 @@
 //!
 //! This is part of the ground floor: it imports nothing above it (see ARCHITECTURE.md).
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,8 +14,10 @@ use serde_json::{Map, Value};
 use crate::error::kinded_error;
 use crate::peer::PeerIdentity;
 
+mod scopes;
 mod typed;
 
+pub use self::scopes::Scopes;
 pub use self::typed::Claims;
 pub(crate) use self::typed::TypedClaims;
 
@@ -401,100 +402,6 @@ pub(crate) fn claim_at_path<'a>(claims: &'a Map<String, Value>, path: &str) -> O
     Some(value)
 }
 
-/// A set of scopes (or roles), normalised from the forms identity providers use: a
-/// space-delimited `scope` string (RFC 8693, RFC 9068), an `scp` array or string (Entra,
-/// Okta), and configured claim paths such as `realm_access.roles` (Keycloak).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Scopes {
-    set: BTreeSet<Box<str>>,
-}
-
-impl Scopes {
-    /// Scopes from an iterator of names; empty names are ignored.
-    pub fn from_names<I, S>(names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let mut scopes = Self::default();
-        for name in names {
-            scopes.insert_delimited(name.as_ref());
-        }
-        scopes
-    }
-
-    /// Adds every space-delimited name of a `scope` string, or every string of an array.
-    pub(crate) fn insert_value(&mut self, value: &Value) {
-        match value {
-            Value::String(s) => self.insert_delimited(s),
-            Value::Array(items) => {
-                for item in items {
-                    if let Value::String(s) = item {
-                        self.insert_delimited(s);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn insert_delimited(&mut self, s: &str) {
-        for name in s.split_ascii_whitespace() {
-            if !self.set.contains(name) {
-                self.set.insert(name.into());
-            }
-        }
-    }
-
-    /// Whether the set holds `scope`.
-    pub fn contains(&self, scope: &str) -> bool {
-        self.set.contains(scope)
-    }
-
-    /// Whether the set holds every one of `scopes`.
-    pub fn contains_all<'a>(&self, scopes: impl IntoIterator<Item = &'a str>) -> bool {
-        scopes.into_iter().all(|s| self.contains(s))
-    }
-
-    /// Whether the set holds at least one of `scopes`.
-    pub fn contains_any<'a>(&self, scopes: impl IntoIterator<Item = &'a str>) -> bool {
-        scopes.into_iter().any(|s| self.contains(s))
-    }
-
-    /// The scopes in sorted order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.set.iter().map(|s| &**s)
-    }
-
-    /// How many scopes.
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
-}
-
-impl fmt::Debug for Scopes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter()).finish()
-    }
-}
-
-impl fmt::Display for Scopes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(s)?;
-        }
-        Ok(())
-    }
-}
-
 /// A principal for unit tests of the layers above: subject `alice`, these scopes.
 #[cfg(test)]
 pub(crate) fn test_principal(scopes: &str) -> Principal {
@@ -550,43 +457,4 @@ fn test_token(scopes: &str, claims: Value) -> VerifiedToken {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn scopes_from_every_shape() {
-        let mut s = Scopes::default();
-        s.insert_value(&json!("read  write\tread"));
-        s.insert_value(&json!(["admin", 3, "write", "a b"]));
-        s.insert_value(&json!({"not": "scopes"}));
-        assert_eq!(
-            s.iter().collect::<Vec<_>>(),
-            ["a", "admin", "b", "read", "write"]
-        );
-        assert!(s.contains_all(["read", "admin"]));
-        assert!(!s.contains_all(["read", "delete"]));
-        assert!(s.contains_any(["delete", "read"]));
-        assert_eq!(s.to_string(), "a admin b read write");
-    }
-
-    #[test]
-    fn empty_scope_string_gives_no_scopes() {
-        let mut s = Scopes::default();
-        s.insert_value(&json!("   "));
-        s.insert_value(&json!(null));
-        assert!(s.is_empty());
-    }
-
-    #[test]
-    fn claim_paths() {
-        let claims = json!({"realm_access": {"roles": ["x"]}, "a": 1});
-        let map = claims.as_object().unwrap();
-        assert_eq!(
-            claim_at_path(map, "realm_access.roles"),
-            Some(&json!(["x"]))
-        );
-        assert_eq!(claim_at_path(map, "a.b"), None);
-        assert_eq!(claim_at_path(map, "missing"), None);
-    }
-}
+mod tests;

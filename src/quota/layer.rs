@@ -8,21 +8,10 @@ use tower_layer::Layer;
 
 use super::error::{QuotaConfigError, QuotaConfigErrorKind};
 use super::key::QuotaKey;
-use super::service::Quota;
+use super::service::{FailMode, Quota, QuotaGate};
 use crate::gate::{Gated, IntoGate};
 use crate::rejection::DefaultRejectionResponse;
 use crate::state::{InMemoryState, SharedState};
-
-/// What to do with a request when the quota store cannot answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum FailMode {
-    /// Refuse it: 503, gRPC 14 (the default).
-    #[default]
-    Closed,
-    /// Let it through, unlimited, with a warning (at most one a second).
-    Open,
-}
 
 /// Limits each principal to a quota of requests: governor's GCRA (a rate, and a burst on
 /// top of it), with the buckets in a [`SharedState`]: this process's memory by default, or
@@ -64,17 +53,6 @@ impl<R: Clone> Clone for QuotaLayer<R> {
             responder: self.responder.clone(),
         }
     }
-}
-
-/// The [gate](crate::gate) of a [`QuotaLayer`]: the quota, the key, the store, and the check
-/// (`service.rs`) it runs on every request.
-pub struct QuotaGate {
-    pub(crate) quota: governor::Quota,
-    pub(crate) key: QuotaKey,
-    pub(crate) store: Arc<dyn SharedState>,
-    pub(crate) fail: FailMode,
-    /// The second of the last warning that the store cannot answer.
-    pub(crate) warned: Arc<AtomicU64>,
 }
 
 /// Builds a [`QuotaLayer`].
@@ -217,19 +195,6 @@ impl fmt::Debug for QuotaLayerBuilder {
 impl<R> fmt::Debug for QuotaLayer<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("QuotaLayer").field(&self.config).finish()
-    }
-}
-
-impl fmt::Debug for QuotaGate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = self;
-        f.debug_struct("QuotaGate")
-            .field("replenish_interval", &shared.quota.replenish_interval())
-            .field("burst", &shared.quota.burst_size())
-            .field("key", &shared.key)
-            .field("store", &shared.store.name())
-            .field("fail", &shared.fail)
-            .finish_non_exhaustive()
     }
 }
 

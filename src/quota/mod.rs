@@ -36,8 +36,8 @@ mod service;
 
 pub use self::error::{QuotaConfigError, QuotaConfigErrorKind, QuotaError, QuotaErrorKind};
 pub use self::key::{KeyFn, QuotaKey};
-pub use self::layer::{FailMode, QuotaGate, QuotaLayer, QuotaLayerBuilder};
-pub use self::service::{Decision, PendingDecision, Quota, ResponseFuture};
+pub use self::layer::{QuotaLayer, QuotaLayerBuilder};
+pub use self::service::{Decision, FailMode, PendingDecision, Quota, QuotaGate, ResponseFuture};
 
 #[cfg(test)]
 mod tests;

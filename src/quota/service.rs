@@ -3,22 +3,23 @@
 //! layer's [gate](crate::gate): a store in memory decides at once (no future, no
 //! allocation); a remote one is waited for in [`Gated`]'s response future.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::request::Parts;
 
 use super::error::{QuotaError, QuotaErrorKind};
 use super::gcra;
-use super::layer::{FailMode, QuotaGate};
+use super::key::QuotaKey;
 use crate::audit::{self, Layer};
 use crate::gate::{Answer, Gate, Gated, Started};
 use crate::principal::Principal;
 use crate::rejection::Rejection;
-use crate::state::{StateError, StateErrorKind, StateNow, Swap};
+use crate::state::{SharedState, StateError, StateErrorKind, StateNow, Swap};
 
 /// How many times a bucket another instance changed meanwhile is read again before the
 /// store counts as unavailable.
@@ -47,6 +48,41 @@ impl std::fmt::Debug for Decision {
 
 /// A decision that waits for a remote store.
 pub type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
+
+/// What to do with a request when the quota store cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FailMode {
+    /// Refuse it: 503, gRPC 14 (the default).
+    #[default]
+    Closed,
+    /// Let it through, unlimited, with a warning (at most one a second).
+    Open,
+}
+
+/// The [gate](crate::gate) of a [`QuotaLayer`](super::QuotaLayer): the quota, the key, the store, and the check
+/// (`service.rs`) it runs on every request.
+pub struct QuotaGate {
+    pub(crate) quota: governor::Quota,
+    pub(crate) key: QuotaKey,
+    pub(crate) store: Arc<dyn SharedState>,
+    pub(crate) fail: FailMode,
+    /// The second of the last warning that the store cannot answer.
+    pub(crate) warned: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for QuotaGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = self;
+        f.debug_struct("QuotaGate")
+            .field("replenish_interval", &shared.quota.replenish_interval())
+            .field("burst", &shared.quota.burst_size())
+            .field("key", &shared.key)
+            .field("store", &shared.store.name())
+            .field("fail", &shared.fail)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The service made by [`QuotaLayer`](super::QuotaLayer): its gate over the inner service.
 pub type Quota<S, R> = Gated<S, QuotaGate, R>;

@@ -16,6 +16,12 @@ use super::key::SigningKey;
 use crate::jwt::SERVICE_TOKEN_TYPE;
 use crate::principal::{Principal, Scopes, unix_now};
 
+mod builder;
+mod token;
+
+pub use self::builder::ServiceSignerBuilder;
+pub use self::token::ServiceToken;
+
 /// Default lifetime of a minted service token.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// The longest lifetime a service token may be given.
@@ -94,46 +100,6 @@ impl moka::Expiry<[u8; 32], Cached> for ReuseUntil {
         _: std::time::Instant,
     ) -> Option<Duration> {
         Some(value.reuse_for)
-    }
-}
-
-/// A minted service token: the compact JWS, and the `Authorization: Bearer` value that
-/// carries it (marked sensitive). Cloning is cheap. `Debug` never prints it.
-#[derive(Clone)]
-pub struct ServiceToken {
-    authorization: HeaderValue,
-    expires_at: i64,
-}
-
-impl ServiceToken {
-    const PREFIX: &'static str = "Bearer ";
-
-    /// The token, as a compact JWS.
-    pub fn as_str(&self) -> &str {
-        // The value was built from "Bearer " and a base64url JWS: always visible ASCII.
-        self.authorization
-            .to_str()
-            .map(|v| &v[Self::PREFIX.len()..])
-            .unwrap_or_default()
-    }
-
-    /// `Bearer <token>`, marked sensitive, for the `Authorization` header.
-    pub fn authorization(&self) -> &HeaderValue {
-        &self.authorization
-    }
-
-    /// The token's `exp`.
-    pub fn expires_at(&self) -> SystemTime {
-        crate::principal::unix_time(self.expires_at)
-    }
-}
-
-impl fmt::Debug for ServiceToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServiceToken")
-            .field("token", &"[redacted]")
-            .field("expires_at", &self.expires_at)
-            .finish()
     }
 }
 
@@ -504,99 +470,6 @@ impl fmt::Debug for ServiceSigner {
                 &ring.iter().map(|k| k.key.kid()).collect::<Vec<_>>(),
             )
             .field("lifetime", &self.inner.lifetime)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Configures a [`ServiceSigner`]; made by [`ServiceSigner::builder`].
-#[must_use]
-pub struct ServiceSignerBuilder {
-    identity: String,
-    key: SigningKey,
-    lifetime: Duration,
-    overlap: Duration,
-    jwks_max_age: Duration,
-    cache_capacity: u64,
-}
-
-impl ServiceSignerBuilder {
-    /// How long a minted token lives (default 60 s, at most 10 min). A token never outlives
-    /// the one it embeds either.
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
-        self
-    }
-
-    /// How long a rotated-in key is published before it signs (default 10 min). Make it
-    /// longer than the peers' JWKS refresh interval, or at least than their unknown-`kid`
-    /// cooldown (30 s by default).
-    pub fn rotation_overlap(mut self, overlap: Duration) -> Self {
-        self.overlap = overlap;
-        self
-    }
-
-    /// The `Cache-Control: max-age` of the published JWKS (default 5 min).
-    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
-        self.jwks_max_age = max_age;
-        self
-    }
-
-    /// How many minted tokens to keep for reuse (default 10 000; 0 turns reuse off, as a
-    /// receiver with a replay guard needs).
-    pub fn minted_token_cache(mut self, capacity: u64) -> Self {
-        self.cache_capacity = capacity;
-        self
-    }
-
-    /// Checks the configuration and builds the signer.
-    ///
-    /// # Errors
-    ///
-    /// [`MintConfigErrorKind::EmptyIdentity`], or [`MintConfigErrorKind::InvalidLimit`] for
-    /// a lifetime of zero or over 10 min and durations over a day.
-    pub fn build(self) -> Result<ServiceSigner, MintConfigError> {
-        if self.identity.is_empty() {
-            return Err(MintConfigErrorKind::EmptyIdentity.into());
-        }
-        if self.lifetime < Duration::from_secs(1) || self.lifetime > MAX_TOKEN_LIFETIME {
-            return Err(MintConfigErrorKind::InvalidLimit {
-                what: "token lifetime must be between 1 s and 10 min",
-            }
-            .into());
-        }
-        let day = Duration::from_secs(24 * 60 * 60);
-        if self.overlap > day || self.jwks_max_age > day {
-            return Err(MintConfigErrorKind::InvalidLimit {
-                what: "rotation overlap and JWKS max-age are at most a day",
-            }
-            .into());
-        }
-        let first = RingKey::new(self.key, SystemTime::UNIX_EPOCH)?;
-        let cache = (self.cache_capacity > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(self.cache_capacity)
-                .expire_after(ReuseUntil)
-                .build()
-        });
-        Ok(ServiceSigner {
-            inner: Arc::new(SignerInner {
-                identity: self.identity,
-                lifetime: self.lifetime,
-                overlap: self.overlap,
-                jwks_max_age: self.jwks_max_age,
-                ring: RwLock::new(vec![first]),
-                cache,
-            }),
-        })
-    }
-}
-
-impl fmt::Debug for ServiceSignerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServiceSignerBuilder")
-            .field("identity", &self.identity)
-            .field("key", &self.key)
-            .field("lifetime", &self.lifetime)
             .finish_non_exhaustive()
     }
 }
