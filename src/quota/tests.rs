@@ -195,3 +195,35 @@ fn a_store_that_cannot_answer_is_a_warning_at_most_once_a_second() {
     assert!((1..=2).contains(&warnings.len()), "{events:?}");
     assert_eq!(warnings[0].get("store"), Some("down"));
 }
+
+/// A store in memory decides at once: the quota's check answers `Now`, with no future to
+/// poll (the fast path allocates nothing); a remote store answers `Later`.
+#[test]
+fn a_store_in_memory_decides_without_a_wait() {
+    use crate::gate::{Answer, Gate, IntoGate, Started};
+
+    let gate = QuotaLayer::builder()
+        .requests(1, Duration::from_secs(60))
+        .burst(1)
+        .build()
+        .unwrap()
+        .into_gate();
+    let (mut head, ()) = Request::get("/").body(()).unwrap().into_parts();
+    head.extensions.insert(principal("alice"));
+    let now = |head: &mut http::request::Parts| match gate.check(head, Started::now()) {
+        Answer::Now(decided) => decided.map_err(|r| r.label().to_owned()),
+        Answer::Later(_) => Err("waited".to_owned()),
+    };
+    assert_eq!(now(&mut head), Ok(()));
+    assert_eq!(now(&mut head), Err("quota_exceeded".to_owned()));
+
+    let remote = QuotaLayer::builder()
+        .state(crate::state::tests::Down)
+        .build()
+        .unwrap()
+        .into_gate();
+    assert!(matches!(
+        remote.check(&mut head, Started::now()),
+        Answer::Later(_)
+    ));
+}

@@ -290,6 +290,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_synchronous_side_answers_as_the_store() {
+        let state = InMemoryState::new(10);
+        let now = state.now().expect("a store in memory answers at once");
+        let ttl = Duration::from_secs(60);
+        assert_eq!(now.get_now("k"), None);
+        assert_eq!(now.compare_and_set_now("k", None, 7, ttl), Swap::Done);
+        assert_eq!(now.get_now("k"), Some(7));
+        assert_eq!(
+            now.compare_and_set_now("k", Some(6), 8, ttl),
+            Swap::Conflict(Some(7))
+        );
+        assert_eq!(now.get_now("k"), Some(7));
+        assert!(Down.now().is_none(), "a remote store has none");
+    }
+
+    #[test]
     fn the_memory_store_counts_its_keys_and_names_itself() {
         let state = InMemoryState::new(10);
         assert!(state.is_empty());

@@ -155,6 +155,12 @@ async fn the_engine_answers_as_the_tower_stack_does() {
     let (auth, authz, quota) = layers(remote());
     let engine = Engine::builder().gate(auth).gate(authz).gate(quota).build();
     assert_eq!(engine.len(), 3);
+    assert!(!engine.is_empty());
+    assert!(Engine::builder().build().is_empty());
+    let shown = format!("{engine:?}");
+    for gate in ["AuthGate", "AuthzGate", "QuotaGate"] {
+        assert!(shown.contains(gate), "{shown}");
+    }
 
     let token = |sub: &str, scope: &str| key.sign(&claims(sub, scope));
     let mut expired = claims("alice", "orders:read");
