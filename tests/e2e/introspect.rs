@@ -379,6 +379,10 @@ async fn a_cached_answer_ends_at_the_tokens_exp() {
             .layer(AuthLayer::new(introspector.clone())),
     )
     .await;
+    assert!(
+        format!("{introspector:?}").contains(&server.url("/introspect")),
+        "the configured endpoint is shown: {introspector:?}"
+    );
     let (status, _, _) = call(&app, "opaque-until-exp").await;
     assert_eq!(status, 200);
     let (status, _, _) = call(&app, "opaque-until-exp").await;
