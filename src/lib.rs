@@ -142,6 +142,7 @@
 // The ground floor: who is calling, how a refusal is answered, the one audit event.
 // These modules import nothing above them (ARCHITECTURE.md; checked by .ci/run).
 pub mod audit;
+mod document;
 mod error;
 #[cfg(feature = "remote")]
 mod flight;

@@ -8,8 +8,7 @@ use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Request, Response, Uri};
 use serde_json::{Value, json};
 use tower_service::Service;
 
@@ -184,27 +183,12 @@ impl<B> Service<Request<B>> for ResourceMetadata {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut response = Response::new(String::new());
-        match *request.method() {
-            Method::GET | Method::HEAD => {
-                if request.method() == Method::GET {
-                    response.body_mut().push_str(&self.inner.document);
-                }
-                let headers = response.headers_mut();
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                headers.insert(
-                    CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=3600"),
-                );
-            }
-            _ => {
-                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-                response
-                    .headers_mut()
-                    .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            }
-        }
-        ready(Ok(response))
+        ready(Ok(crate::document::answer(
+            &request,
+            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static("public, max-age=3600"),
+            || self.inner.document.clone(),
+        )))
     }
 }
 
@@ -220,6 +204,8 @@ impl fmt::Debug for ResourceMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::CONTENT_TYPE;
+    use http::{Method, StatusCode};
 
     #[test]
     fn the_well_known_url_goes_between_the_host_and_the_path() {

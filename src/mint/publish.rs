@@ -6,8 +6,7 @@ use std::fmt;
 use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 
 use super::signer::ServiceSigner;
@@ -61,27 +60,12 @@ impl<B> Service<Request<B>> for JwksPublisher {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut response = Response::new(String::new());
-        match *request.method() {
-            Method::GET | Method::HEAD => {
-                if request.method() == Method::GET {
-                    *response.body_mut() = self.document();
-                }
-                let headers = response.headers_mut();
-                headers.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("application/jwk-set+json"),
-                );
-                headers.insert(CACHE_CONTROL, self.cache_control.clone());
-            }
-            _ => {
-                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-                response
-                    .headers_mut()
-                    .insert(http::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            }
-        }
-        ready(Ok(response))
+        ready(Ok(crate::document::answer(
+            &request,
+            HeaderValue::from_static("application/jwk-set+json"),
+            self.cache_control.clone(),
+            || self.document(),
+        )))
     }
 }
 
