@@ -205,7 +205,6 @@ impl fmt::Debug for ResourceMetadata {
 mod tests {
     use super::*;
     use http::header::CONTENT_TYPE;
-    use http::{Method, StatusCode};
 
     #[test]
     fn the_well_known_url_goes_between_the_host_and_the_path() {
