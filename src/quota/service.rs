@@ -108,12 +108,12 @@ impl Gate for QuotaGate {
                 Answer::Now(self.conclude(decided, head, started))
             }
             None => {
-                let gate = Arc::clone(&self.store);
+                let store = Arc::clone(&self.store);
                 let (quota, fail) = (self.quota, self.fail);
                 let warned = Arc::clone(&self.warned);
                 Answer::Later(Box::pin(async move {
-                    let taken = take(quota, &*gate, &key).await;
-                    decide_taken(taken, gate.name(), fail, &warned)
+                    let taken = take(quota, &*store, &key).await;
+                    decide_taken(taken, store.name(), fail, &warned)
                 }))
             }
         }

@@ -4,8 +4,6 @@
 //! router's pattern syntax; and the policy input document, whole, for a direct and a
 //! forwarded peer, through Rego and through the OPA stand-in.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::{any, get};
@@ -13,7 +11,6 @@ use jsonwebtoken::Algorithm;
 use meshward::authz::{AuthzLayer, RuleTable};
 use meshward::jwt::{AuthLayer, TokenLocation};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use tonic::Code;
 
 use crate::authz::{channel, guarded_grpc, label_refusals, validator};
@@ -475,21 +472,21 @@ async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
         ("authorization", bearer.as_str()),
         ("x-forwarded-client-cert", xfcc.as_str()),
     ];
-    let rego_server = serve_with_addr(trusting(exactly(document(true)))).await;
+    let rego_server = serve_axum_with_addr(trusting(exactly(document(true)))).await;
     let seen = http_get(&rego_server.url("/orders/7"), &headers).await;
     assert_eq!(
         (seen.status, seen.header("x-refusal")),
         (200, None),
         "rego, forwarded"
     );
-    let wrong = serve_with_addr(trusting(exactly(document(false)))).await;
+    let wrong = serve_axum_with_addr(trusting(exactly(document(false)))).await;
     let seen = http_get(&wrong.url("/orders/7"), &headers).await;
     assert_eq!(
         (seen.status, seen.header("x-refusal")),
         (403, Some("policy_denied")),
         "the policy tells a forwarded peer from a direct one"
     );
-    let opa_server = serve_with_addr(trusting(opa())).await;
+    let opa_server = serve_axum_with_addr(trusting(opa())).await;
     http_get(&opa_server.url("/orders/7"), &headers).await;
     assert_eq!(stand_in.inputs.lock().unwrap().pop(), Some(document(true)));
 
@@ -519,23 +516,4 @@ async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
         }
     }
     assert_eq!(stand_in.inputs.lock().unwrap().pop(), Some(document(false)));
-}
-
-/// axum with the client's address in the request (what `XfccLayer` trusts a proxy by).
-async fn serve_with_addr(app: Router) -> TestServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    TestServer::new(addr, tx, handle)
 }

@@ -707,21 +707,7 @@ async fn xfcc_from_a_trusted_proxy_only() {
                 .route("/x5t", get(thumbprint))
                 .route("/bound", get(bound).route_layer(AuthLayer::new(validator)))
                 .layer(layer);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (tx, rx) = oneshot::channel::<()>();
-            let handle = tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-                )
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-            });
-            TestServer::new(addr, tx, handle)
+            serve_axum_with_addr(app).await
         }
     };
 

@@ -184,6 +184,26 @@ impl Drop for TestServer {
     }
 }
 
+/// As [`serve_axum`], with the client's address in each request's `ConnectInfo` (what
+/// `XfccLayer` trusts a proxy by).
+pub async fn serve_axum_with_addr(router: axum::Router) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer::new(addr, tx, handle)
+}
+
 pub async fn serve_axum(router: axum::Router) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
