@@ -170,6 +170,33 @@ async fn routes_over_mtls_with_a_jwks_file() {
     drop(child);
 }
 
+/// The environment of a `protected_server` named `me` that admits end users' tokens signed
+/// by `idp` and service tokens from `caller`, whose keys `caller_jwks` publishes.
+fn service_token_env(
+    dir: &TempDir,
+    idp: &SigningKey,
+    me: &str,
+    caller: &str,
+    caller_jwks: &TestServer,
+) -> [(&'static str, String); 6] {
+    [
+        ("MESHWARD_ISSUER", ISSUER.to_owned()),
+        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
+        (
+            "MESHWARD_JWKS_FILE",
+            dir.write("jwks.json", &jwks(&[idp.jwk_json()]))
+                .display()
+                .to_string(),
+        ),
+        ("MESHWARD_SERVICE_ID", me.to_owned()),
+        (
+            "MESHWARD_TRUSTED_SERVICES",
+            format!("{caller}={}", caller_jwks.url("/jwks")),
+        ),
+        ("MESHWARD_ALLOW_HTTP", "1".to_owned()),
+    ]
+}
+
 #[tokio::test]
 async fn service_tokens_from_trusted_services() {
     use meshward::mint::{JwksPublisher, ServiceSigner, SigningKey as ServiceKey};
@@ -184,22 +211,7 @@ async fn service_tokens_from_trusted_services() {
         serve_axum(axum::Router::new().route_service("/jwks", JwksPublisher::new(gateway.clone())))
             .await;
     let dir = TempDir::new("protected-services");
-    let envs = [
-        ("MESHWARD_ISSUER", ISSUER.to_owned()),
-        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
-        (
-            "MESHWARD_JWKS_FILE",
-            dir.write("jwks.json", &jwks(&[idp.jwk_json()]))
-                .display()
-                .to_string(),
-        ),
-        ("MESHWARD_SERVICE_ID", ME.to_owned()),
-        (
-            "MESHWARD_TRUSTED_SERVICES",
-            format!("{GATEWAY}={}", jwks_server.url("/jwks")),
-        ),
-        ("MESHWARD_ALLOW_HTTP", "1".to_owned()),
-    ];
+    let envs = service_token_env(&dir, &idp, ME, GATEWAY, &jwks_server);
     let (_child, port) = start(&envs).await;
     let url = format!("http://127.0.0.1:{port}/whoami");
 
@@ -323,23 +335,7 @@ async fn service_tokens_for_two_audiences_or_a_repeated_jti_are_refused() {
     ))
     .await;
     let dir = TempDir::new("protected-one-hop");
-    let (_child, port) = start(&[
-        ("MESHWARD_ISSUER", ISSUER.to_owned()),
-        ("MESHWARD_AUDIENCE", AUDIENCE.to_owned()),
-        (
-            "MESHWARD_JWKS_FILE",
-            dir.write("jwks.json", &jwks(&[idp.jwk_json()]))
-                .display()
-                .to_string(),
-        ),
-        ("MESHWARD_SERVICE_ID", ME.to_owned()),
-        (
-            "MESHWARD_TRUSTED_SERVICES",
-            format!("{GATEWAY}={}", jwks_server.url("/jwks")),
-        ),
-        ("MESHWARD_ALLOW_HTTP", "1".to_owned()),
-    ])
-    .await;
+    let (_child, port) = start(&service_token_env(&dir, &idp, ME, GATEWAY, &jwks_server)).await;
     let url = format!("http://127.0.0.1:{port}/whoami");
     let user = idp.sign(&claims("alice", "read"));
     let send = |claims: Value| {
