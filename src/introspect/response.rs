@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::error::{IntrospectionError, IntrospectionErrorKind};
 use crate::jwt::TokenErrorKind;
 use crate::jwt::claims;
-use crate::principal::{Scopes, TypedClaims, VerifiedToken, unix_time};
+use crate::principal::{Scopes, TypedClaims, VerifiedToken};
 
 /// What the answer is checked against.
 pub(super) struct Checks {
@@ -54,33 +54,21 @@ pub(super) fn check(
         Some(iss) if iss == checks.issuer => iss,
         Some(_) => return Err(TokenErrorKind::InvalidIssuer),
     };
-    let expires_at = claims::numeric_date(&answer, "exp")?.ok_or(TokenErrorKind::MissingClaim {
-        claim: "exp".into(),
-    })?;
-    if now >= expires_at.saturating_add(checks.leeway) {
-        return Err(TokenErrorKind::Expired {
-            exp: unix_time(expires_at),
-            now: unix_time(now),
-        });
-    }
-    let not_before = claims::numeric_date(&answer, "nbf")?;
-    if let Some(nbf) = not_before
-        && nbf > now.saturating_add(checks.leeway)
-    {
-        return Err(TokenErrorKind::NotYetValid {
-            nbf: unix_time(nbf),
-            now: unix_time(now),
-        });
-    }
-    let issued_at = claims::numeric_date(&answer, "iat")?;
-    if let Some(iat) = issued_at
-        && iat > now.saturating_add(checks.leeway)
-    {
-        return Err(TokenErrorKind::IssuedInFuture {
-            iat: unix_time(iat),
-            now: unix_time(now),
-        });
-    }
+    // No maximum lifetime: the answer is the server's word on the token now, asked again
+    // whenever the short answer cache expires, so a long-lived opaque token is its call (a
+    // revoked one turns inactive at the next question).
+    let claims::Times {
+        expires_at,
+        not_before,
+        issued_at,
+    } = claims::check_times(
+        &answer,
+        claims::TimeRules {
+            leeway: checks.leeway,
+            max_lifetime: None,
+        },
+        now,
+    )?;
     let audiences = claims::audiences(&answer)?;
     if !audiences.iter().any(|a| checks.audiences.contains(a)) {
         return Err(TokenErrorKind::InvalidAudience {
@@ -131,6 +119,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::principal::unix_time;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -195,6 +184,17 @@ mod tests {
         assert!(verdict(active(json!({"exp": NOW - 29}))).unwrap().is_some());
         assert!(verdict(active(json!({"nbf": NOW + 30}))).unwrap().is_some());
         assert!(verdict(active(json!({"iat": NOW + 30}))).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_answer_is_not_held_to_a_maximum_lifetime() {
+        // The server's word on an opaque token: ten years of life is its call.
+        let long = active(json!({"iat": NOW - 10, "exp": NOW + 10 * 365 * 86_400}));
+        assert!(verdict(long).unwrap().is_some());
+        // And no iat at all is fine: there is no maximum to count from it.
+        let mut no_iat = active(json!({}));
+        no_iat.remove("iat");
+        assert!(verdict(no_iat).unwrap().is_some());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Reading the registered claims (RFC 7519 §4.1) out of a verified claim set.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use super::error::TokenErrorKind;
+use crate::principal::unix_time;
 
 /// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Anything later (an `exp` of
 /// `1e300`, `i64::MAX`) is a malformed claim, never "does not expire".
@@ -80,6 +83,85 @@ pub(crate) fn confirmation_thumbprint(
     }
 }
 
+/// The time claims of a claim set, read and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Times {
+    pub(crate) expires_at: i64,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) issued_at: Option<i64>,
+}
+
+/// How the time claims are checked: the clock-skew allowance and, when set, the longest a
+/// token may live (`exp` minus `iat`, or minus `nbf` when there is no `iat`), in seconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeRules {
+    pub(crate) leeway: i64,
+    pub(crate) max_lifetime: Option<i64>,
+}
+
+/// The one check of `exp` (required, in the future), `nbf` and `iat` (not in the future),
+/// each with the leeway, then the maximum lifetime, at `now` (Unix seconds). JWTs and
+/// introspection answers both go through it.
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    rules: TimeRules,
+    now: i64,
+) -> Result<Times, TokenErrorKind> {
+    let expires_at = numeric_date(claims, "exp")?.ok_or(TokenErrorKind::MissingClaim {
+        claim: "exp".into(),
+    })?;
+    if now >= expires_at.saturating_add(rules.leeway) {
+        return Err(expired(expires_at, now));
+    }
+    let not_before = numeric_date(claims, "nbf")?;
+    if let Some(nbf) = not_before
+        && nbf > now.saturating_add(rules.leeway)
+    {
+        return Err(TokenErrorKind::NotYetValid {
+            nbf: unix_time(nbf),
+            now: unix_time(now),
+        });
+    }
+    let issued_at = numeric_date(claims, "iat")?;
+    if let Some(iat) = issued_at
+        && iat > now.saturating_add(rules.leeway)
+    {
+        return Err(TokenErrorKind::IssuedInFuture {
+            iat: unix_time(iat),
+            now: unix_time(now),
+        });
+    }
+    if let Some(max) = rules.max_lifetime {
+        let start = issued_at
+            .or(not_before)
+            .ok_or_else(|| TokenErrorKind::MissingClaim {
+                claim: "iat".into(),
+            })?;
+        // Both are within 0..=MAX_NUMERIC_DATE: no overflow.
+        let lifetime = expires_at - start;
+        if lifetime > max {
+            let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+            return Err(TokenErrorKind::LifetimeTooLong {
+                lifetime: secs(lifetime),
+                max: secs(max),
+            });
+        }
+    }
+    Ok(Times {
+        expires_at,
+        not_before,
+        issued_at,
+    })
+}
+
+/// The refusal for a token whose `exp` has passed.
+pub(crate) fn expired(exp: i64, now: i64) -> TokenErrorKind {
+    TokenErrorKind::Expired {
+        exp: unix_time(exp),
+        now: unix_time(now),
+    }
+}
+
 fn invalid(name: &str) -> TokenErrorKind {
     TokenErrorKind::InvalidClaim {
         claim: name.to_owned(),
@@ -93,6 +175,73 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn times(v: Value, max_lifetime: Option<i64>) -> Result<Times, TokenErrorKind> {
+        let rules = TimeRules {
+            leeway: 30,
+            max_lifetime,
+        };
+        check_times(&map(v), rules, NOW)
+    }
+
+    #[test]
+    fn the_time_claims_and_their_edges() {
+        assert_eq!(
+            times(json!({"exp": NOW + 60, "nbf": NOW, "iat": NOW - 1}), None),
+            Ok(Times {
+                expires_at: NOW + 60,
+                not_before: Some(NOW),
+                issued_at: Some(NOW - 1),
+            })
+        );
+        // The leeway is inclusive for nbf/iat, exclusive for exp.
+        assert!(times(json!({"exp": NOW - 29}), None).is_ok());
+        assert!(matches!(
+            times(json!({"exp": NOW - 30}), None),
+            Err(TokenErrorKind::Expired { .. })
+        ));
+        assert!(times(json!({"exp": NOW + 60, "nbf": NOW + 30}), None).is_ok());
+        assert!(matches!(
+            times(json!({"exp": NOW + 60, "nbf": NOW + 31}), None),
+            Err(TokenErrorKind::NotYetValid { .. })
+        ));
+        assert!(times(json!({"exp": NOW + 60, "iat": NOW + 30}), None).is_ok());
+        assert!(matches!(
+            times(json!({"exp": NOW + 60, "iat": NOW + 31}), None),
+            Err(TokenErrorKind::IssuedInFuture { .. })
+        ));
+        assert_eq!(
+            times(json!({}), None),
+            Err(TokenErrorKind::MissingClaim {
+                claim: "exp".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_maximum_lifetime_counts_from_iat_else_nbf() {
+        let ok = json!({"exp": NOW + 60, "iat": NOW});
+        assert!(times(ok.clone(), Some(60)).is_ok());
+        assert_eq!(
+            times(ok, Some(59)),
+            Err(TokenErrorKind::LifetimeTooLong {
+                lifetime: Duration::from_secs(60),
+                max: Duration::from_secs(59),
+            })
+        );
+        // Without iat, from nbf; an iat wins over nbf.
+        assert!(times(json!({"exp": NOW + 60, "nbf": NOW - 1}), Some(60)).is_err());
+        assert!(times(json!({"exp": NOW + 60, "nbf": NOW - 1, "iat": NOW}), Some(60)).is_ok());
+        // Neither: a maximum cannot be checked, so iat is missing.
+        assert_eq!(
+            times(json!({"exp": NOW + 60}), Some(60)),
+            Err(TokenErrorKind::MissingClaim {
+                claim: "iat".into()
+            })
+        );
     }
 
     #[test]

@@ -327,7 +327,7 @@ impl Validator {
                 if now >= hit.expires_at.saturating_add(inner.leeway) {
                     cache.remove(key);
                     return Step::Done(
-                        self.record(Err(verify::expired(hit.expires_at, now).into())),
+                        self.record(Err(super::claims::expired(hit.expires_at, now).into())),
                     );
                 }
                 return Step::Done(Ok(hit));

@@ -3,7 +3,6 @@
 
 use crate::jwt::VerifyingKey;
 use std::str::FromStr;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +14,7 @@ use super::super::error::{TokenError, TokenErrorKind};
 use super::Inner;
 use super::lookup::{Failure, FetchPolicy, IssuerEntry, KeySetVersion};
 use super::resolve::Unresolved;
-use crate::principal::{Scopes, TypedClaims, VerifiedToken, claim_at_path, unix_time};
+use crate::principal::{Scopes, TypedClaims, VerifiedToken, claim_at_path};
 
 #[derive(serde::Deserialize)]
 struct RawHeader {
@@ -198,50 +197,18 @@ impl Inner {
             key_fingerprint,
             token,
         } = signed;
-        let expires_at =
-            claims::numeric_date(&claims, "exp")?.ok_or(TokenErrorKind::MissingClaim {
-                claim: "exp".into(),
-            })?;
-        if now >= expires_at.saturating_add(self.leeway) {
-            return Err(expired(expires_at, now).into());
-        }
-        let not_before = claims::numeric_date(&claims, "nbf")?;
-        if let Some(nbf) = not_before
-            && nbf > now.saturating_add(self.leeway)
-        {
-            return Err(TokenErrorKind::NotYetValid {
-                nbf: unix_time(nbf),
-                now: unix_time(now),
-            }
-            .into());
-        }
-        let issued_at = claims::numeric_date(&claims, "iat")?;
-        if let Some(iat) = issued_at
-            && iat > now.saturating_add(self.leeway)
-        {
-            return Err(TokenErrorKind::IssuedInFuture {
-                iat: unix_time(iat),
-                now: unix_time(now),
-            }
-            .into());
-        }
-        if let Some(max) = self.max_lifetime {
-            let start = issued_at
-                .or(not_before)
-                .ok_or_else(|| TokenErrorKind::MissingClaim {
-                    claim: "iat".into(),
-                })?;
-            // Both are within 0..=MAX_NUMERIC_DATE: no overflow.
-            let lifetime = expires_at - start;
-            if lifetime > max {
-                let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
-                return Err(TokenErrorKind::LifetimeTooLong {
-                    lifetime: secs(lifetime),
-                    max: secs(max),
-                }
-                .into());
-            }
-        }
+        let claims::Times {
+            expires_at,
+            not_before,
+            issued_at,
+        } = claims::check_times(
+            &claims,
+            claims::TimeRules {
+                leeway: self.leeway,
+                max_lifetime: self.max_lifetime,
+            },
+            now,
+        )?;
         let audiences = claims::audiences(&claims)?;
         if !audiences.iter().any(|a| issuer.audiences.contains(a)) {
             return Err(TokenErrorKind::InvalidAudience {
@@ -324,13 +291,6 @@ pub(crate) fn header_type(token: &str, max_header_len: usize) -> Option<String> 
     }
     let parsed: TypOnly = decode_json(header).ok()?;
     parsed.typ.as_deref().map(normalize_type)
-}
-
-pub(super) fn expired(exp: i64, now: i64) -> TokenErrorKind {
-    TokenErrorKind::Expired {
-        exp: unix_time(exp),
-        now: unix_time(now),
-    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError> {
