@@ -11,6 +11,8 @@ kinded_error! {
     pub struct ExchangeError(ExchangeErrorKind);
 }
 
+crate::oauth::from_unanswered!(ExchangeError, ExchangeErrorKind);
+
 /// The kinds of [`ExchangeError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -11,12 +11,12 @@ use http::HeaderValue;
 use reqwest::Url;
 
 use super::builder::TokenExchangeBuilder;
-use super::error::{ExchangeError, ExchangeErrorKind};
+use super::error::ExchangeError;
 use super::request::{self, Issued, TargetParameter};
 use crate::flight::SingleFlight;
 use crate::mint::source::sealed::{Call, Obtained, Sealed};
 use crate::mint::{MintError, MintErrorKind, TokenSource};
-use crate::oauth::{Failure, NotFound, Server};
+use crate::oauth::Server;
 use crate::principal::Principal;
 
 /// The cache key of an exchange: a SHA-256 of the subject token, audience and scopes.
@@ -178,17 +178,7 @@ impl TokenExchange {
     }
 
     async fn endpoint(&self) -> Result<&Url, ExchangeError> {
-        self.inner
-            .server
-            .url()
-            .await
-            .map_err(|not_found| match not_found {
-                NotFound::Insecure => ExchangeErrorKind::InsecureEndpoint.into(),
-                NotFound::Missing(Some(Failure::Request(e))) => {
-                    ExchangeError::with_source(ExchangeErrorKind::Discovery, e)
-                }
-                NotFound::Missing(_) => ExchangeErrorKind::Discovery.into(),
-            })
+        Ok(self.inner.server.url().await?)
     }
 
     /// One exchange for every call that needs `key` meanwhile.

@@ -6,7 +6,7 @@ use http::HeaderValue;
 use serde_json::{Map, Value};
 
 use super::error::{ExchangeError, ExchangeErrorKind};
-use crate::oauth::{self, Endpoint, Failure};
+use crate::oauth::{self, Endpoint};
 
 /// The grant type of RFC 8693.
 pub(super) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -51,9 +51,7 @@ pub(super) async fn exchange(
     if let Some(scope) = scope {
         params.push(("scope", scope));
     }
-    let answer = oauth::post_form(endpoint, &params)
-        .await
-        .map_err(|failure| failed(failure, endpoint))?;
+    let answer = oauth::post_form(endpoint, &params).await?;
     let body: Option<Map<String, Value>> = serde_json::from_slice(&answer.body).ok();
     if answer.status != 200 {
         let error = body
@@ -100,23 +98,6 @@ fn issued(body: Map<String, Value>) -> Result<Issued, ExchangeError> {
         authorization,
         expires_in: Duration::from_secs(expires_in),
     })
-}
-
-fn failed(failure: Failure, endpoint: &Endpoint<'_>) -> ExchangeError {
-    use ExchangeErrorKind as Kind;
-    match failure {
-        Failure::Request(e) => ExchangeError::with_source(Kind::Request, e),
-        Failure::Timeout => Kind::Timeout {
-            after: endpoint.timeout,
-        }
-        .into(),
-        Failure::TooLarge => Kind::TooLarge {
-            max: endpoint.max_len,
-        }
-        .into(),
-        Failure::Assertion(Some(e)) => ExchangeError::with_source(Kind::ClientAssertion, e),
-        Failure::Assertion(None) => Kind::ClientAssertion.into(),
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ kinded_error! {
     pub struct IntrospectionError(IntrospectionErrorKind);
 }
 
+crate::oauth::from_unanswered!(IntrospectionError, IntrospectionErrorKind);
+
 /// The kinds of [`IntrospectionError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -12,13 +12,13 @@ use aws_lc_rs::digest::{SHA256, digest};
 use reqwest::Url;
 
 use super::builder::IntrospectorBuilder;
-use super::error::{IntrospectionError, IntrospectionErrorKind};
+use super::error::IntrospectionError;
 use super::request;
 use super::response::{self, Checks, Verdict};
 use crate::flight::SingleFlight;
 use crate::gate;
 use crate::jwt::{TokenError, TokenErrorKind, Validator, Verifier};
-use crate::oauth::{Failure, NotFound, Server};
+use crate::oauth::Server;
 use crate::principal::{Principal, VerifiedToken, unix_now};
 
 /// The cache key of a token: its SHA-256 (a collision would need a second preimage).
@@ -180,17 +180,7 @@ impl Introspector {
     }
 
     async fn endpoint(&self) -> Result<&Url, IntrospectionError> {
-        self.inner
-            .server
-            .url()
-            .await
-            .map_err(|not_found| match not_found {
-                NotFound::Insecure => IntrospectionErrorKind::InsecureEndpoint.into(),
-                NotFound::Missing(Some(Failure::Request(e))) => {
-                    IntrospectionError::with_source(IntrospectionErrorKind::Discovery, e)
-                }
-                NotFound::Missing(_) => IntrospectionErrorKind::Discovery.into(),
-            })
+        Ok(self.inner.server.url().await?)
     }
 
     /// The cached answer for `hash`, if any still holds (not counted as a hit: the caller

@@ -2,7 +2,7 @@
 //! the resource server's client; the endpoint found by discovery when not configured.
 
 use super::error::{IntrospectionError, IntrospectionErrorKind};
-use crate::oauth::{self, Endpoint, Failure};
+use crate::oauth::{self, Endpoint};
 
 /// POSTs `token` and returns the answer's body (status 200 only).
 pub(super) async fn introspect(
@@ -13,8 +13,7 @@ pub(super) async fn introspect(
         endpoint,
         &[("token", token), ("token_type_hint", "access_token")],
     )
-    .await
-    .map_err(|failure| failed(failure, endpoint))?;
+    .await?;
     if answer.status != 200 {
         return Err(IntrospectionErrorKind::Status {
             status: answer.status,
@@ -22,22 +21,4 @@ pub(super) async fn introspect(
         .into());
     }
     Ok(answer.body)
-}
-
-/// A request that gave no answer, as an [`IntrospectionError`].
-fn failed(failure: Failure, endpoint: &Endpoint<'_>) -> IntrospectionError {
-    use IntrospectionErrorKind as Kind;
-    match failure {
-        Failure::Request(e) => IntrospectionError::with_source(Kind::Request, e),
-        Failure::Timeout => Kind::Timeout {
-            after: endpoint.timeout,
-        }
-        .into(),
-        Failure::TooLarge => Kind::TooLarge {
-            max: endpoint.max_len,
-        }
-        .into(),
-        Failure::Assertion(Some(e)) => IntrospectionError::with_source(Kind::ClientAssertion, e),
-        Failure::Assertion(None) => Kind::ClientAssertion.into(),
-    }
 }

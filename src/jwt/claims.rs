@@ -234,7 +234,13 @@ mod tests {
         );
         // Without iat, from nbf; an iat wins over nbf.
         assert!(times(json!({"exp": NOW + 60, "nbf": NOW - 1}), Some(60)).is_err());
-        assert!(times(json!({"exp": NOW + 60, "nbf": NOW - 1, "iat": NOW}), Some(60)).is_ok());
+        assert!(
+            times(
+                json!({"exp": NOW + 60, "nbf": NOW - 1, "iat": NOW}),
+                Some(60)
+            )
+            .is_ok()
+        );
         // Neither: a maximum cannot be checked, so iat is missing.
         assert_eq!(
             times(json!({"exp": NOW + 60}), Some(60)),

@@ -47,7 +47,7 @@ pub(crate) struct Endpoint<'a> {
 
 /// Why a request gave no answer.
 #[derive(Debug)]
-pub(crate) enum Failure {
+enum Failure {
     /// Not sent, or its answer not read.
     Request(reqwest::Error),
     /// No answer within the timeout.
@@ -57,6 +57,70 @@ pub(crate) enum Failure {
     /// The client assertion could not be signed.
     Assertion(Option<jsonwebtoken::errors::Error>),
 }
+
+/// Why an authorization server gave no usable answer, in the terms both clients' errors
+/// share. Each turns it into its own error by the one mapping of
+/// [`from_unanswered!`](crate::oauth::from_unanswered), so the two cannot drift.
+#[derive(Debug)]
+pub(crate) enum Unanswered {
+    /// No endpoint: discovery failed (with the request's error when there was one).
+    Discovery(Option<reqwest::Error>),
+    /// Discovery named an endpoint that is not `https`, and plain HTTP was not allowed.
+    InsecureEndpoint,
+    /// Not sent, or its answer not read.
+    Request(reqwest::Error),
+    /// No answer within this timeout.
+    Timeout(Duration),
+    /// An answer longer than this bound.
+    TooLarge(usize),
+    /// The client assertion could not be signed.
+    ClientAssertion(Option<jsonwebtoken::errors::Error>),
+}
+
+impl Unanswered {
+    /// A request's failure, with the endpoint's bounds it broke.
+    fn of(failure: Failure, endpoint: &Endpoint<'_>) -> Self {
+        match failure {
+            Failure::Request(e) => Self::Request(e),
+            Failure::Timeout => Self::Timeout(endpoint.timeout),
+            Failure::TooLarge => Self::TooLarge(endpoint.max_len),
+            Failure::Assertion(e) => Self::ClientAssertion(e),
+        }
+    }
+
+    /// Discovery's failure.
+    fn not_found(not_found: NotFound) -> Self {
+        match not_found {
+            NotFound::Insecure => Self::InsecureEndpoint,
+            NotFound::Missing(Some(Failure::Request(e))) => Self::Discovery(Some(e)),
+            NotFound::Missing(_) => Self::Discovery(None),
+        }
+    }
+}
+
+/// Writes `From<Unanswered>` for a client's error whose kind has the variants `Discovery`,
+/// `InsecureEndpoint`, `Request`, `Timeout { after }`, `TooLarge { max }` and
+/// `ClientAssertion`: the source (the discovery's, the request's, the signer's) is kept.
+macro_rules! from_unanswered {
+    ($error:ident, $kind:ident) => {
+        impl From<$crate::oauth::Unanswered> for $error {
+            fn from(unanswered: $crate::oauth::Unanswered) -> Self {
+                use $crate::oauth::Unanswered as U;
+                match unanswered {
+                    U::Discovery(Some(e)) => Self::with_source($kind::Discovery, e),
+                    U::Discovery(None) => $kind::Discovery.into(),
+                    U::InsecureEndpoint => $kind::InsecureEndpoint.into(),
+                    U::Request(e) => Self::with_source($kind::Request, e),
+                    U::Timeout(after) => $kind::Timeout { after }.into(),
+                    U::TooLarge(max) => $kind::TooLarge { max }.into(),
+                    U::ClientAssertion(Some(e)) => Self::with_source($kind::ClientAssertion, e),
+                    U::ClientAssertion(None) => $kind::ClientAssertion.into(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use from_unanswered;
 
 /// An answer: its status and its body (read whatever the status, within the bound).
 pub(crate) struct Answer {
@@ -68,7 +132,13 @@ pub(crate) struct Answer {
 pub(crate) async fn post_form(
     endpoint: &Endpoint<'_>,
     params: &[(&str, &str)],
-) -> Result<Answer, Failure> {
+) -> Result<Answer, Unanswered> {
+    post(endpoint, params)
+        .await
+        .map_err(|failure| Unanswered::of(failure, endpoint))
+}
+
+async fn post(endpoint: &Endpoint<'_>, params: &[(&str, &str)]) -> Result<Answer, Failure> {
     let mut request = endpoint.client.post(endpoint.url.clone());
     // Built whole before any wait: the serializer is not `Send`.
     let body = {
@@ -165,7 +235,7 @@ fn assertion(client_id: &str, key: &SigningKey, issuer: &str) -> Result<String, 
 
 /// Why discovery found no usable endpoint.
 #[derive(Debug)]
-pub(crate) enum NotFound {
+enum NotFound {
     /// No document of this issuer named the endpoint (the last failure, if any).
     Missing(Option<Failure>),
     /// The endpoint named is not `https` and plain HTTP was not allowed.
@@ -176,6 +246,19 @@ pub(crate) enum NotFound {
 /// OpenID Connect discovery document first, then the OAuth 2.0 authorization server
 /// metadata (RFC 8414); the document must name exactly this issuer.
 pub(crate) async fn discover(
+    client: &Client,
+    issuer: &str,
+    field: &str,
+    allow_http: bool,
+    timeout: Duration,
+    max_len: usize,
+) -> Result<Url, Unanswered> {
+    look_up(client, issuer, field, allow_http, timeout, max_len)
+        .await
+        .map_err(Unanswered::not_found)
+}
+
+async fn look_up(
     client: &Client,
     issuer: &str,
     field: &str,

@@ -2,7 +2,8 @@
 //! the endpoint settings and their checks (`settings.rs`), client authentication, a form
 //! POST with a timeout and a bounded answer, and finding an endpoint by discovery
 //! (`client.rs`). Crate-private but for the one configuration error both clients share.
-//! Each concern maps a request's [`Failure`] to its own public error.
+//! Why a server gave no answer is one [`Unanswered`]; `from_unanswered!` turns it into each
+//! concern's public error by one mapping.
 
 mod client;
 mod error;

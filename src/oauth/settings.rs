@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Client, Url};
 use tokio::sync::OnceCell;
 
-use super::client::{ClientAuth, Endpoint, NotFound, discover};
+use super::client::{ClientAuth, Endpoint, Unanswered, discover};
 use super::error::{ClientConfigError, ClientConfigErrorKind as Kind};
 
 /// The settings as the builder holds them.
@@ -46,7 +46,7 @@ pub(crate) struct Server {
 impl Server {
     /// The endpoint: the one configured, or the one the issuer's metadata names (found once,
     /// at first use; a failure is tried again by the next request).
-    pub(crate) async fn url(&self) -> Result<&Url, NotFound> {
+    pub(crate) async fn url(&self) -> Result<&Url, Unanswered> {
         if let Some(url) = &self.endpoint {
             return Ok(url);
         }

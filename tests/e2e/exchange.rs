@@ -368,4 +368,7 @@ async fn concurrent_calls_share_one_exchange_and_bad_answers_are_errors() {
         ),
         ExchangeErrorKind::Discovery
     );
+    // The refused connection is kept as the source, as introspection keeps it.
+    let error = nowhere.warm_up().await.unwrap_err();
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
 }

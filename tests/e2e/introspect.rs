@@ -626,8 +626,7 @@ async fn builders_refuse_what_cannot_work() {
         .timeout(std::time::Duration::from_millis(500))
         .build()
         .unwrap();
-    assert_eq!(
-        nowhere.warm_up().await.unwrap_err().kind(),
-        &IntrospectionErrorKind::Discovery
-    );
+    let error = nowhere.warm_up().await.unwrap_err();
+    assert_eq!(error.kind(), &IntrospectionErrorKind::Discovery);
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
 }
