@@ -14,7 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use meshward::mtls::{AddPeerInfo, CertifiedKey, MtlsAcceptor, peer_identity};
+use meshward::mtls::{AddPeerInfo, MtlsAcceptor, TlsIdentity, peer_identity};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType,
@@ -59,7 +59,7 @@ fn pki() -> Pki {
         Some("spiffe://bench.test/ns/a/sa/b"),
         ExtendedKeyUsagePurpose::ClientAuth,
     );
-    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(server_cert, server_key))
+    let acceptor = MtlsAcceptor::builder(TlsIdentity::pem(server_cert, server_key))
         .add_client_ca_pem(ca.pem())
         .alpn_protocols(["http/1.1"])
         .build()

@@ -15,7 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
-use meshward::quota::{QuotaKey, QuotaLayer, QuotaLayerBuilder};
+use meshward::quota::{Limit, LimitBuilder, QuotaKey, QuotaLayer};
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -45,8 +45,8 @@ fn setup() -> (Validator, String) {
 }
 
 /// A million requests a second per subject, as many at once: never refused here.
-fn generous() -> QuotaLayerBuilder {
-    QuotaLayer::builder()
+fn generous() -> LimitBuilder {
+    Limit::builder()
         .requests(1_000_000, Duration::from_secs(1))
         .burst(1_000_000)
         .key(QuotaKey::Subject)
@@ -86,7 +86,10 @@ fn bench_quota(c: &mut Criterion) {
     let baseline = service(&validator, None);
     run(&baseline);
     group.bench_function("no quota", |b| b.iter(|| run(&baseline)));
-    let memory = service(&validator, Some(generous().build().unwrap()));
+    let memory = service(
+        &validator,
+        Some(QuotaLayer::new(generous().build().unwrap())),
+    );
     run(&memory);
     group.bench_function("quota in memory", |b| b.iter(|| run(&memory)));
     redis(&rt, &mut group, &validator, &run);
@@ -117,7 +120,10 @@ fn redis(
     let url = format!("redis://127.0.0.1:{port}/");
     let _guard = rt.enter();
     let store = meshward::state::RedisState::builder(url).build().unwrap();
-    let on_redis = service(validator, Some(generous().state(store).build().unwrap()));
+    let on_redis = service(
+        validator,
+        Some(QuotaLayer::new(generous().state(store).build().unwrap())),
+    );
     // Wait for the server, then warm the connection.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

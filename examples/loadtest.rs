@@ -49,7 +49,7 @@ use meshward::Principal;
 use meshward::authz::{AuthzLayer, Rule, RuleTable, require};
 use meshward::jwt::{AuthLayer, KeySet, KeySource, Validator, VerifyingKey};
 use meshward::mint::{MintLayer, ServiceSigner, ServiceTokenVerifier, SigningKey};
-use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient, MtlsConnector, PeerInfo};
+use meshward::mtls::{MtlsAcceptor, MtlsClient, MtlsConnector, PeerInfo, TlsIdentity};
 use meshward::tonic::RequestExt as _;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -540,8 +540,8 @@ async fn meshward_chain(idp: &Idp) -> Result<SocketAddr, BoxError> {
 // The PKI for the mTLS runs.
 
 struct Pki {
-    server: CertifiedKey,
-    client: CertifiedKey,
+    server: TlsIdentity,
+    client: TlsIdentity,
     ca: String,
 }
 
@@ -553,13 +553,13 @@ fn pki() -> Result<Pki, BoxError> {
         KeyUsagePurpose::DigitalSignature,
     ];
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
-    let leaf = |id: &str, purpose| -> Result<CertifiedKey, BoxError> {
+    let leaf = |id: &str, purpose| -> Result<TlsIdentity, BoxError> {
         let mut params = CertificateParams::new(vec!["localhost".to_owned()])?;
         params.subject_alt_names.push(SanType::URI(id.try_into()?));
         params.extended_key_usages = vec![purpose];
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &ca)?;
-        Ok(CertifiedKey::pem(cert.pem(), key.serialize_pem()))
+        Ok(TlsIdentity::pem(cert.pem(), key.serialize_pem()))
     };
     Ok(Pki {
         server: leaf(ORDERS, ExtendedKeyUsagePurpose::ServerAuth)?,

@@ -49,8 +49,8 @@ use meshward::mint::{
     InMemoryReplayGuard, JwksPublisher, Mint, MintLayer, ServiceSigner, ServiceTokenVerifier,
     SigningKey,
 };
-use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient, MtlsConnector, PeerInfo};
-use meshward::quota::QuotaLayer;
+use meshward::mtls::{MtlsAcceptor, MtlsClient, MtlsConnector, PeerInfo, TlsIdentity};
+use meshward::quota::{Limit, QuotaLayer};
 use meshward::tonic::RequestExt;
 use meshward::{Principal, Rejection};
 use rcgen::{
@@ -88,8 +88,8 @@ struct Pem {
 }
 
 impl Pem {
-    fn certified_key(&self) -> CertifiedKey {
-        CertifiedKey::pem(self.cert.clone(), self.key.clone())
+    fn certified_key(&self) -> TlsIdentity {
+        TlsIdentity::pem(self.cert.clone(), self.key.clone())
     }
 }
 
@@ -559,11 +559,11 @@ async fn start() -> Result<Mesh, BoxError> {
         .route("/orders/{id}", post(gateway_order).get(gateway_read))
         .with_state((to_orders, orders_url.clone()))
         .layer(AuthzLayer::new(scopes))
-        .layer(
-            QuotaLayer::builder()
+        .layer(QuotaLayer::new(
+            Limit::builder()
                 .requests(5, Duration::from_secs(60))
                 .build()?,
-        )
+        ))
         .layer(AuthLayer::new(users.clone()))
         .route_service(
             "/.well-known/jwks.json",

@@ -11,7 +11,7 @@ mod tls_alert;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer};
+use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo, RequirePeerLayer, TlsIdentity};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
@@ -90,15 +90,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         false,
     )?;
 
-    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(server.cert, server.key))
+    let acceptor = MtlsAcceptor::builder(TlsIdentity::pem(server.cert, server.key))
         .add_client_ca_pem(ca.pem())
         .build()?;
     let app = Router::new()
         .route(
             "/orders",
             get(peer).route_layer(
-                RequirePeerLayer::default()
-                    .allow_spiffe_path_prefix("spiffe://demo.test/ns/billing"),
+                RequirePeerLayer::default().spiffe_path_prefix("spiffe://demo.test/ns/billing"),
             ),
         )
         .route("/peer", get(peer));

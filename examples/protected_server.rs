@@ -109,8 +109,8 @@ use meshward::jwt::{
     AuthLayer, KeySet, KeySource, RemoteKeySourceBuilder, ResourceMetadata, Validator, Verifier,
 };
 use meshward::mint::ServiceTokenVerifier;
-use meshward::mtls::{CertifiedKey, MtlsAcceptor, PeerIdentity, PeerInfo};
-use meshward::quota::{QuotaKey, QuotaLayer};
+use meshward::mtls::{MtlsAcceptor, PeerIdentity, PeerInfo, TlsIdentity};
+use meshward::quota::{Limit, QuotaKey, QuotaLayer};
 use meshward::{DefaultRejectionResponse, Principal};
 use serde_json::{Value, json};
 
@@ -375,7 +375,7 @@ fn redis_state(url: &str) -> Result<meshward::state::RedisState, String> {
 }
 
 fn quota(limit: &RateLimit) -> Result<QuotaLayer, String> {
-    let builder = QuotaLayer::builder()
+    let builder = Limit::builder()
         .requests(limit.per_second, std::time::Duration::from_secs(1))
         .burst(limit.burst)
         .key(QuotaKey::Subject)
@@ -387,6 +387,7 @@ fn quota(limit: &RateLimit) -> Result<QuotaLayer, String> {
     };
     builder
         .build()
+        .map(QuotaLayer::new)
         .map_err(|e| format!("MESHWARD_RATE_LIMIT: {e}"))
 }
 
@@ -622,7 +623,7 @@ async fn subject(principal: Option<Principal>) -> Json<Value> {
 }
 
 fn acceptor(tls: &Tls) -> Result<MtlsAcceptor, String> {
-    let mut builder = MtlsAcceptor::builder(CertifiedKey::pem_files(&tls.cert, &tls.key));
+    let mut builder = MtlsAcceptor::builder(TlsIdentity::pem_files(&tls.cert, &tls.key));
     if let Some(ca) = &tls.client_ca {
         builder = builder.add_client_ca_pem_file(ca);
     }

@@ -47,7 +47,7 @@ use http::uri::PathAndQuery;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use meshward::Principal;
 use meshward::jwt::{AuthLayer, KeySource, Validator};
-use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient, PeerInfo};
+use meshward::mtls::{MtlsAcceptor, MtlsClient, PeerInfo, TlsIdentity};
 use meshward::tonic::RequestExt;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -513,7 +513,7 @@ async fn run() -> Result<bool, BoxError> {
         .build()?;
 
     let acceptor = |dir: &std::path::Path| {
-        MtlsAcceptor::builder(CertifiedKey::pem_files(
+        MtlsAcceptor::builder(TlsIdentity::pem_files(
             dir.join("server.crt"),
             dir.join("server.key"),
         ))
@@ -546,7 +546,7 @@ async fn run() -> Result<bool, BoxError> {
     tokio::spawn(async move { grpc_server.serve_with_incoming(incoming).await });
 
     // Clients with the client certificate.
-    let tls = MtlsClient::builder(CertifiedKey::pem(
+    let tls = MtlsClient::builder(TlsIdentity::pem(
         client_pem.cert.clone(),
         client_pem.key.clone(),
     ))

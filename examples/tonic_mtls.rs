@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::task::{Context, Poll};
 
 use http::uri::PathAndQuery;
-use meshward::mtls::{CertifiedKey, MtlsAcceptor, RequirePeerLayer};
+use meshward::mtls::{MtlsAcceptor, RequirePeerLayer, TlsIdentity};
 use meshward::tonic::RequestExt;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -106,7 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
     let server = leaf(&ca, None)?;
 
-    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(server.cert, server.key))
+    let acceptor = MtlsAcceptor::builder(TlsIdentity::pem(server.cert, server.key))
         .add_client_ca_pem(ca.pem())
         .build()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -114,7 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let incoming = acceptor.incoming(listener);
     let server_task = tokio::spawn(
         Server::builder()
-            .layer(RequirePeerLayer::default().allow_trust_domain("demo.test"))
+            .layer(RequirePeerLayer::default().trust_domain("demo.test"))
             .add_service(PeerService)
             .serve_with_incoming(incoming),
     );

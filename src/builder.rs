@@ -6,7 +6,7 @@ use tower::layer::util::Stack;
 use crate::authz::{AuthzLayer, RequireScopesLayer, Requirement};
 use crate::jwt::{AuthLayer, Verifier};
 use crate::mint::{MintLayer, ServiceSigner};
-use crate::quota::QuotaLayer;
+use crate::quota::{Limit, QuotaLayer};
 
 mod sealed {
     pub trait Sealed<T> {}
@@ -20,13 +20,13 @@ mod sealed {
 /// use std::time::Duration;
 /// use meshward::ServiceBuilderExt;
 /// use meshward::authz::require;
-/// use meshward::quota::QuotaLayer;
+/// use meshward::quota::Limit;
 /// use tower::ServiceBuilder;
 /// # fn f(validator: meshward::jwt::Validator) -> Result<(), Box<dyn std::error::Error>> {
 /// let inbound = ServiceBuilder::new()
 ///     .authenticate(validator)
 ///     .authorize(require::scopes_any(["orders:read"]))
-///     .quota(QuotaLayer::builder().requests(10, Duration::from_secs(1)).build()?);
+///     .quota(Limit::builder().requests(10, Duration::from_secs(1)).build()?);
 /// # Ok(()) }
 /// # fn g(signer: meshward::mint::ServiceSigner) {
 /// let outbound = ServiceBuilder::new()
@@ -55,8 +55,8 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     /// [`AuthzLayer::new`].
     fn authorize<Q: Requirement>(self, requirement: Q) -> ServiceBuilder<Stack<AuthzLayer<Q>, L>>;
 
-    /// Limits each principal to `quota`: a [`QuotaLayer`] made with its builder.
-    fn quota(self, quota: QuotaLayer) -> ServiceBuilder<Stack<QuotaLayer, L>>;
+    /// Limits each principal to `limit`: [`QuotaLayer::new`].
+    fn quota(self, limit: Limit) -> ServiceBuilder<Stack<QuotaLayer, L>>;
 
     /// On an outbound client: signs each call with a service token for `audience`
     /// ([`MintLayer::new`]).
@@ -92,8 +92,8 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(AuthzLayer::new(requirement))
     }
 
-    fn quota(self, quota: QuotaLayer) -> ServiceBuilder<Stack<QuotaLayer, L>> {
-        self.layer(quota)
+    fn quota(self, limit: Limit) -> ServiceBuilder<Stack<QuotaLayer, L>> {
+        self.layer(QuotaLayer::new(limit))
     }
 
     fn mint(

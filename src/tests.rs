@@ -537,9 +537,7 @@ fn every_layer_passes_its_inner_services_readiness_on() {
     let mut mint = crate::mint::MintLayer::new(signer, "https://b.test").layer(Broken);
     let error = rt.block_on(mint.ready()).err().map(|e| e.to_string());
     assert_eq!(error.as_deref(), Some("inner service failed"));
-    let mut quota = crate::quota::QuotaLayer::builder()
-        .build()
-        .unwrap()
+    let mut quota = crate::quota::QuotaLayer::new(crate::quota::Limit::builder().build().unwrap())
         .layer(Broken);
     let error = rt.block_on(quota.ready()).err().map(|e| e.to_string());
     assert_eq!(error.as_deref(), Some("inner service failed"));
@@ -624,13 +622,13 @@ async fn service_builder_has_a_method_for_every_layer() {
     use crate::ServiceBuilderExt;
     use crate::authz::require;
     use crate::mint::{ServiceSigner, SigningKey};
-    use crate::quota::QuotaLayer;
+    use crate::quota::Limit;
 
     let inbound = ServiceBuilder::new()
         .authenticate(validator())
         .authorize(require::scopes_any(["read"]))
         .quota(
-            QuotaLayer::builder()
+            Limit::builder()
                 .requests(1, std::time::Duration::from_secs(60))
                 .build()
                 .unwrap(),

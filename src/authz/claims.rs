@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::requirement::{AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, Decision, Requirement};
 
 /// Where a claim is: a dotted path (`realm_access.roles`) or an RFC 6901 JSON pointer
 /// (`/https:~1~1example.com~1roles`, `/resource_access/orders.api/roles`), for names that hold
@@ -90,16 +90,16 @@ pub(crate) struct ClaimRequirement {
 }
 
 impl Requirement for ClaimRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let principal = match request.authenticated() {
             Ok(p) => p,
-            Err(e) => return Check::deny(e),
+            Err(e) => return Decision::deny(e),
         };
         let value = self.path.find(principal.claim_set());
         if value.is_some_and(|v| self.test.passes(v)) {
-            Check::allow()
+            Decision::allow()
         } else {
-            Check::deny(
+            Decision::deny(
                 AuthzErrorKind::ClaimMismatch {
                     claim: self.path.as_str().to_owned(),
                 }
@@ -229,10 +229,10 @@ pub(crate) struct RoleRequirement {
 }
 
 impl Requirement for RoleRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let principal = match request.authenticated() {
             Ok(p) => p,
-            Err(e) => return Check::deny(e),
+            Err(e) => return Decision::deny(e),
         };
         let claims = principal.claim_set();
         let mut held = self.names.iter().map(|n| self.roles.holds(claims, n));
@@ -242,9 +242,9 @@ impl Requirement for RoleRequirement {
             held.any(|h| h)
         };
         if ok {
-            Check::allow()
+            Decision::allow()
         } else {
-            Check::deny(AuthzError::from(AuthzErrorKind::MissingRole {
+            Decision::deny(AuthzError::from(AuthzErrorKind::MissingRole {
                 roles: self.names.clone(),
             }))
         }

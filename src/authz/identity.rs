@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::error::AuthzErrorKind;
-use super::requirement::{AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, Decision, Requirement};
 
 /// Which name of the principal a [`NameIn`] requirement looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +29,10 @@ pub(crate) struct NameIn {
 }
 
 impl Requirement for NameIn {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let principal = match request.authenticated() {
             Ok(p) => p,
-            Err(e) => return Check::deny(e),
+            Err(e) => return Decision::deny(e),
         };
         let allowed = |name: &str| self.allowed.contains(name);
         let refused = match self.name {
@@ -56,8 +56,8 @@ impl Requirement for NameIn {
                 }),
         };
         match refused {
-            None => Check::allow(),
-            Some(kind) => Check::deny(kind.into()),
+            None => Decision::allow(),
+            Some(kind) => Decision::deny(kind.into()),
         }
     }
 }

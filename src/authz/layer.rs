@@ -49,10 +49,10 @@ pub type RequireScopesLayer<R = DefaultRejectionResponse> = AuthzLayer<ScopeRequ
 /// ```
 /// use meshward::authz::RequirePeerLayer;
 /// let layer = RequirePeerLayer::default()
-///     .allow_spiffe_id("spiffe://prod.example.com/ns/billing/sa/api")
-///     .allow_spiffe_path_prefix("spiffe://prod.example.com/ns/payments")
-///     .allow_trust_domain("staging.example.com")
-///     .allow_dns_name("reports.internal");
+///     .spiffe_id("spiffe://prod.example.com/ns/billing/sa/api")
+///     .spiffe_path_prefix("spiffe://prod.example.com/ns/payments")
+///     .trust_domain("staging.example.com")
+///     .dns_name("reports.internal");
 /// ```
 pub type RequirePeerLayer<R = DefaultRejectionResponse> = AuthzLayer<PeerRequirement, R>;
 
@@ -132,30 +132,30 @@ impl<R> AuthzLayer<PeerRequirement, R> {
         self
     }
 
-    /// Allows exactly this SPIFFE ID; see [`PeerRequirement::allow_spiffe_id`].
-    pub fn allow_spiffe_id(self, id: impl Into<String>) -> Self {
-        self.map_peer(|p| p.allow_spiffe_id(id))
+    /// Admits exactly this SPIFFE ID (one more entry of the allow-list). see [`PeerRequirement::spiffe_id`].
+    pub fn spiffe_id(self, id: impl Into<String>) -> Self {
+        self.map_peer(|p| p.spiffe_id(id))
     }
 
-    /// Allows SPIFFE IDs under this path prefix, at a segment boundary; see
-    /// [`PeerRequirement::allow_spiffe_path_prefix`].
-    pub fn allow_spiffe_path_prefix(self, prefix: impl Into<String>) -> Self {
-        self.map_peer(|p| p.allow_spiffe_path_prefix(prefix))
+    /// Admits SPIFFE IDs under this path prefix, at a segment boundary; see
+    /// [`PeerRequirement::spiffe_path_prefix`].
+    pub fn spiffe_path_prefix(self, prefix: impl Into<String>) -> Self {
+        self.map_peer(|p| p.spiffe_path_prefix(prefix))
     }
 
-    /// Allows every SPIFFE ID of a trust domain.
-    pub fn allow_trust_domain(self, trust_domain: impl Into<String>) -> Self {
-        self.map_peer(|p| p.allow_trust_domain(trust_domain))
+    /// Admits every SPIFFE ID of a trust domain.
+    pub fn trust_domain(self, trust_domain: impl Into<String>) -> Self {
+        self.map_peer(|p| p.trust_domain(trust_domain))
     }
 
-    /// Allows certificates with this DNS SAN (case-insensitive).
-    pub fn allow_dns_name(self, name: impl Into<String>) -> Self {
-        self.map_peer(|p| p.allow_dns_name(name))
+    /// Admits certificates with this DNS SAN (case-insensitive).
+    pub fn dns_name(self, name: impl Into<String>) -> Self {
+        self.map_peer(|p| p.dns_name(name))
     }
 
-    /// Allows certificates with exactly this subject DN (as `CN=…, O=…`).
-    pub fn allow_subject(self, subject: impl Into<String>) -> Self {
-        self.map_peer(|p| p.allow_subject(subject))
+    /// Admits certificates with exactly this subject DN (as `CN=…, O=…`).
+    pub fn subject(self, subject: impl Into<String>) -> Self {
+        self.map_peer(|p| p.subject(subject))
     }
 }
 

@@ -80,7 +80,7 @@ pub use self::rego::{RegoError, RegoErrorKind, RegoPolicy, RegoPolicyBuilder};
 #[doc(inline)]
 pub use self::require::ClaimRequirementBuilder;
 #[doc(inline)]
-pub use self::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
+pub use self::requirement::{AuthzRequest, BoxRequirement, Decision, Requirement};
 #[doc(inline)]
 pub use self::rules::{
     Rule, RuleTable, RuleTableBuilder, RulesError, RulesErrorKind, SharedRules, TrailingSlash,

@@ -9,7 +9,7 @@ use reqwest::{Client, Url};
 
 use super::error::{AuthzError, AuthzErrorKind};
 use super::input::{Input, ask_for_credentials, header_names, verdict};
-use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, BoxRequirement, Decision, Requirement};
 use crate::error::kinded_error;
 
 kinded_error! {
@@ -93,16 +93,16 @@ impl OpaPolicy {
         }
     }
 
-    fn check_input(&self, body: Vec<u8>, anonymous: bool) -> Check {
+    fn check_input(&self, body: Vec<u8>, anonymous: bool) -> Decision {
         let inner = &self.inner;
         let key = digest(&body);
         if let Some(cache) = &inner.cache
             && let Some(decided) = cache.get(&key)
         {
-            return Check::ready(ask_for_credentials(decided, anonymous));
+            return Decision::ready(ask_for_credentials(decided, anonymous));
         }
         let this = self.clone();
-        Check::pending(Box::pin(async move {
+        Decision::pending(Box::pin(async move {
             let decided = this.ask(body).await;
             if let Some(cache) = &this.inner.cache
                 && !decided
@@ -169,7 +169,7 @@ fn digest(body: &[u8]) -> [u8; 32] {
 }
 
 impl Requirement for OpaPolicy {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         #[derive(serde::Serialize)]
         struct Envelope<'a> {
             input: Input<'a>,
@@ -177,7 +177,7 @@ impl Requirement for OpaPolicy {
         let input = Input::new(request, &self.inner.headers);
         match serde_json::to_vec(&Envelope { input }) {
             Ok(body) => self.check_input(body, request.principal().is_none()),
-            Err(_) => Check::deny(AuthzErrorKind::PolicyError.into()),
+            Err(_) => Decision::deny(AuthzErrorKind::PolicyError.into()),
         }
     }
 }
@@ -191,7 +191,7 @@ impl fmt::Debug for OpaPolicy {
     }
 }
 
-impl From<OpaPolicy> for AnyRequirement {
+impl From<OpaPolicy> for BoxRequirement {
     fn from(policy: OpaPolicy) -> Self {
         Self::new(policy)
     }

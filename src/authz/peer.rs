@@ -2,7 +2,7 @@
 //! allow-list.
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::requirement::{AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, Decision, Requirement};
 use crate::peer::PeerIdentity;
 
 /// The connection must carry a client-certificate identity, and, when patterns are given,
@@ -52,35 +52,35 @@ impl PeerRequirement {
         self
     }
 
-    /// Allows exactly this SPIFFE ID.
+    /// Admits exactly this SPIFFE ID (one more entry of the allow-list).
     #[must_use]
-    pub fn allow_spiffe_id(self, id: impl Into<String>) -> Self {
+    pub fn spiffe_id(self, id: impl Into<String>) -> Self {
         self.push(PeerPattern::SpiffeId(id.into()))
     }
 
-    /// Allows SPIFFE IDs under this path prefix, at a segment boundary:
-    /// `spiffe://td/ns/billing` allows `spiffe://td/ns/billing/sa/api` but not
+    /// Admits SPIFFE IDs under this path prefix, at a segment boundary:
+    /// `spiffe://td/ns/billing` admits `spiffe://td/ns/billing/sa/api` but not
     /// `spiffe://td/ns/billing-old`.
     #[must_use]
-    pub fn allow_spiffe_path_prefix(self, prefix: impl Into<String>) -> Self {
+    pub fn spiffe_path_prefix(self, prefix: impl Into<String>) -> Self {
         self.push(PeerPattern::SpiffePrefix(prefix.into()))
     }
 
-    /// Allows every SPIFFE ID of a trust domain.
+    /// Admits every SPIFFE ID of a trust domain.
     #[must_use]
-    pub fn allow_trust_domain(self, trust_domain: impl Into<String>) -> Self {
+    pub fn trust_domain(self, trust_domain: impl Into<String>) -> Self {
         self.push(PeerPattern::TrustDomain(trust_domain.into()))
     }
 
-    /// Allows certificates with this DNS SAN (case-insensitive).
+    /// Admits certificates with this DNS SAN (case-insensitive).
     #[must_use]
-    pub fn allow_dns_name(self, name: impl Into<String>) -> Self {
+    pub fn dns_name(self, name: impl Into<String>) -> Self {
         self.push(PeerPattern::Dns(name.into()))
     }
 
-    /// Allows certificates with exactly this subject DN (as `CN=…, O=…`).
+    /// Admits certificates with exactly this subject DN (as `CN=…, O=…`).
     #[must_use]
-    pub fn allow_subject(self, subject: impl Into<String>) -> Self {
+    pub fn subject(self, subject: impl Into<String>) -> Self {
         self.push(PeerPattern::Subject(subject.into()))
     }
 
@@ -98,7 +98,7 @@ impl PeerRequirement {
 }
 
 impl Requirement for PeerRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         self.check_identity(request.peer().as_ref()).into()
     }
 }
@@ -134,13 +134,11 @@ mod tests {
             "CN=other, O=Example",
         );
         let cases = [
-            PeerRequirement::any_verified()
-                .allow_spiffe_id("spiffe://prod.example/ns/billing/sa/api"),
-            PeerRequirement::any_verified()
-                .allow_spiffe_path_prefix("spiffe://prod.example/ns/billing/"),
-            PeerRequirement::any_verified().allow_trust_domain("prod.example"),
-            PeerRequirement::any_verified().allow_dns_name("BILLING.internal"),
-            PeerRequirement::any_verified().allow_subject("CN=billing, O=Example"),
+            PeerRequirement::any_verified().spiffe_id("spiffe://prod.example/ns/billing/sa/api"),
+            PeerRequirement::any_verified().spiffe_path_prefix("spiffe://prod.example/ns/billing/"),
+            PeerRequirement::any_verified().trust_domain("prod.example"),
+            PeerRequirement::any_verified().dns_name("BILLING.internal"),
+            PeerRequirement::any_verified().subject("CN=billing, O=Example"),
         ];
         for requirement in &cases {
             assert_eq!(
@@ -162,7 +160,7 @@ mod tests {
         }
         // A prefix stops at a segment boundary.
         let prefix = PeerRequirement::any_verified()
-            .allow_spiffe_path_prefix("spiffe://staging.example/ns/billing");
+            .spiffe_path_prefix("spiffe://staging.example/ns/billing");
         assert!(prefix.check_identity(Some(&other)).is_err());
         // No pattern: any verified identity.
         assert_eq!(

@@ -10,7 +10,7 @@ use http::HeaderName;
 
 use super::error::{AuthzError, AuthzErrorKind};
 use super::input::{Input, ask_for_credentials, header_names, verdict};
-use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, BoxRequirement, Decision, Requirement};
 use crate::error::kinded_error;
 
 /// The largest policy or data file read.
@@ -142,7 +142,7 @@ impl RegoPolicy {
 }
 
 impl Requirement for RegoPolicy {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         ask_for_credentials(self.decide(request), request.principal().is_none()).into()
     }
 }
@@ -157,7 +157,7 @@ impl fmt::Debug for RegoPolicy {
     }
 }
 
-impl From<RegoPolicy> for AnyRequirement {
+impl From<RegoPolicy> for BoxRequirement {
     fn from(policy: RegoPolicy) -> Self {
         Self::new(policy)
     }

@@ -1,4 +1,4 @@
-//! Requirements, built and composed: every function returns an [`AnyRequirement`] that an
+//! Requirements, built and composed: every function returns an [`BoxRequirement`] that an
 //! [`AuthzLayer`](super::AuthzLayer) checks, or a rule of a [`RuleTable`](super::RuleTable)
 //! holds.
 //!
@@ -28,46 +28,46 @@ use serde_json::Value;
 use super::claims::{ClaimPath, ClaimRequirement, RoleRequirement, Roles, Test};
 use super::identity::{Name, NameIn};
 use super::peer::PeerRequirement;
-use super::requirement::{AllOf, AnyOf, AnyRequirement, AuthzRequest, FromAsyncFn, FromFn, Not};
+use super::requirement::{AllOf, AnyOf, AuthzRequest, BoxRequirement, FromAsyncFn, FromFn, Not};
 use super::scope::ScopeRequirement;
 
 /// Every one of `requirements` (in order; the first refusal answers).
-pub fn all(requirements: impl IntoIterator<Item = AnyRequirement>) -> AnyRequirement {
-    AnyRequirement::new(AllOf(requirements.into_iter().collect()))
+pub fn all(requirements: impl IntoIterator<Item = BoxRequirement>) -> BoxRequirement {
+    BoxRequirement::new(AllOf(requirements.into_iter().collect()))
 }
 
 /// At least one of `requirements` (when none holds, the first one's refusal answers).
-pub fn any(requirements: impl IntoIterator<Item = AnyRequirement>) -> AnyRequirement {
-    AnyRequirement::new(AnyOf(requirements.into_iter().collect()))
+pub fn any(requirements: impl IntoIterator<Item = BoxRequirement>) -> BoxRequirement {
+    BoxRequirement::new(AnyOf(requirements.into_iter().collect()))
 }
 
 /// The opposite of `requirement`; a refusal for want of credentials (401) or of a decision
 /// point (503) stays a refusal.
-pub fn not(requirement: AnyRequirement) -> AnyRequirement {
-    AnyRequirement::new(Not(requirement))
+pub fn not(requirement: BoxRequirement) -> BoxRequirement {
+    BoxRequirement::new(Not(requirement))
 }
 
 /// Any authenticated principal (401 without one).
-pub fn authenticated() -> AnyRequirement {
+pub fn authenticated() -> BoxRequirement {
     names(Name::Authenticated, std::iter::empty::<String>())
 }
 
 /// Every one of `scopes` (from `scope`, `scp` and the validator's scope claims).
-pub fn scopes_all<I>(scopes: I) -> AnyRequirement
+pub fn scopes_all<I>(scopes: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    AnyRequirement::new(ScopeRequirement::all(scopes))
+    BoxRequirement::new(ScopeRequirement::all(scopes))
 }
 
 /// At least one of `scopes`.
-pub fn scopes_any<I>(scopes: I) -> AnyRequirement
+pub fn scopes_any<I>(scopes: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    AnyRequirement::new(ScopeRequirement::any(scopes))
+    BoxRequirement::new(ScopeRequirement::any(scopes))
 }
 
 /// A claim of the principal, found by `path` (dotted, or an RFC 6901 pointer starting with
@@ -86,48 +86,48 @@ pub struct ClaimRequirementBuilder {
 }
 
 impl ClaimRequirementBuilder {
-    fn test(self, test: Test) -> AnyRequirement {
-        AnyRequirement::new(ClaimRequirement {
+    fn test(self, test: Test) -> BoxRequirement {
+        BoxRequirement::new(ClaimRequirement {
             path: self.path,
             test,
         })
     }
 
     /// The claim is present and not null.
-    pub fn exists(self) -> AnyRequirement {
+    pub fn exists(self) -> BoxRequirement {
         self.test(Test::Exists)
     }
 
     /// The claim equals `value` (as JSON: `"1"` is not `1`).
-    pub fn equals(self, value: impl Into<Value>) -> AnyRequirement {
+    pub fn equals(self, value: impl Into<Value>) -> BoxRequirement {
         self.test(Test::Equals(value.into()))
     }
 
     /// The claim is an array holding `value`, or a space-delimited string holding it as a
     /// word.
-    pub fn contains(self, value: impl Into<Value>) -> AnyRequirement {
+    pub fn contains(self, value: impl Into<Value>) -> BoxRequirement {
         self.test(Test::Contains(value.into()))
     }
 
     /// The claim is a string (or an array with a string) matching `pattern`, where `*`
     /// stands for any run of characters: `"*@example.com"`, `"team-*"`.
-    pub fn matches(self, pattern: impl Into<String>) -> AnyRequirement {
+    pub fn matches(self, pattern: impl Into<String>) -> BoxRequirement {
         self.test(Test::Matches(pattern.into()))
     }
 }
 
 /// The principal holds `role` where `roles` says the identity provider puts roles.
-pub fn role(roles: Roles, role: impl Into<String>) -> AnyRequirement {
+pub fn role(roles: Roles, role: impl Into<String>) -> BoxRequirement {
     roles_all(roles, [role])
 }
 
 /// The principal holds every one of `names`.
-pub fn roles_all<I>(roles: Roles, names: I) -> AnyRequirement
+pub fn roles_all<I>(roles: Roles, names: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    AnyRequirement::new(RoleRequirement {
+    BoxRequirement::new(RoleRequirement {
         roles,
         names: names.into_iter().map(Into::into).collect(),
         all: true,
@@ -135,31 +135,31 @@ where
 }
 
 /// The principal holds at least one of `names`.
-pub fn roles_any<I>(roles: Roles, names: I) -> AnyRequirement
+pub fn roles_any<I>(roles: Roles, names: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    AnyRequirement::new(RoleRequirement {
+    BoxRequirement::new(RoleRequirement {
         roles,
         names: names.into_iter().map(Into::into).collect(),
         all: false,
     })
 }
 
-fn names<I>(name: Name, allowed: I) -> AnyRequirement
+fn names<I>(name: Name, allowed: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    AnyRequirement::new(NameIn {
+    BoxRequirement::new(NameIn {
         name,
         allowed: allowed.into_iter().map(Into::into).collect(),
     })
 }
 
 /// The end user's `sub` is one of `subjects`.
-pub fn subject_in<I>(subjects: I) -> AnyRequirement
+pub fn subject_in<I>(subjects: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
@@ -168,7 +168,7 @@ where
 }
 
 /// The end user's issuer is one of `issuers`.
-pub fn issuer_in<I>(issuers: I) -> AnyRequirement
+pub fn issuer_in<I>(issuers: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
@@ -178,7 +178,7 @@ where
 
 /// The request came through services, and the one that called this service is one of
 /// `services`.
-pub fn caller_in<I>(services: I) -> AnyRequirement
+pub fn caller_in<I>(services: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
@@ -188,7 +188,7 @@ where
 
 /// Every service the request came through is one of `services` (an end user calling
 /// directly passes: combine with [`caller_in`] to require a service).
-pub fn chain_within<I>(services: I) -> AnyRequirement
+pub fn chain_within<I>(services: I) -> BoxRequirement
 where
     I: IntoIterator,
     I::Item: Into<String>,
@@ -197,17 +197,17 @@ where
 }
 
 /// The connection's client certificate matches `peer` (see [`PeerRequirement`]).
-pub fn peer(peer: PeerRequirement) -> AnyRequirement {
-    AnyRequirement::new(peer)
+pub fn peer(peer: PeerRequirement) -> BoxRequirement {
+    BoxRequirement::new(peer)
 }
 
 /// A requirement of your own: allowed when `f` answers `true`; refused (403, label `custom`,
 /// the error naming `reason`) otherwise.
-pub fn from_fn<F>(reason: &'static str, f: F) -> AnyRequirement
+pub fn from_fn<F>(reason: &'static str, f: F) -> BoxRequirement
 where
     F: Fn(&AuthzRequest<'_>) -> bool + Send + Sync + 'static,
 {
-    AnyRequirement::new(FromFn {
+    BoxRequirement::new(FromFn {
         f: Arc::new(f),
         reason,
     })
@@ -236,24 +236,24 @@ where
 ///     }
 /// }));
 /// ```
-pub fn from_async_fn<F, Fut>(reason: &'static str, f: F) -> AnyRequirement
+pub fn from_async_fn<F, Fut>(reason: &'static str, f: F) -> BoxRequirement
 where
     F: Fn(&AuthzRequest<'_>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
-    AnyRequirement::new(FromAsyncFn {
+    BoxRequirement::new(FromAsyncFn {
         f: Arc::new(move |request: &AuthzRequest<'_>| Box::pin(f(request))),
         reason,
     })
 }
 
-impl From<ScopeRequirement> for AnyRequirement {
+impl From<ScopeRequirement> for BoxRequirement {
     fn from(requirement: ScopeRequirement) -> Self {
         Self::new(requirement)
     }
 }
 
-impl From<PeerRequirement> for AnyRequirement {
+impl From<PeerRequirement> for BoxRequirement {
     fn from(requirement: PeerRequirement) -> Self {
         Self::new(requirement)
     }

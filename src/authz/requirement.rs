@@ -1,6 +1,6 @@
 //! What a request must satisfy: the [`Requirement`] trait, the view of a request it checks,
-//! the [`Check`] it answers, and the combinators (`all`, `any`, `not`) and type-erased
-//! [`AnyRequirement`] that compose requirements.
+//! the [`Decision`] it answers, and the combinators (`all`, `any`, `not`) and type-erased
+//! [`BoxRequirement`] that compose requirements.
 
 use std::fmt;
 use std::future::Future;
@@ -100,14 +100,14 @@ pub(crate) type PendingDecision =
 
 /// What a [`Requirement`] answered about one request: allowed or refused now, or (for a
 /// remote decision point) later; and which rule decided, when a rule table did.
-pub struct Check {
+pub struct Decision {
     outcome: Outcome,
     rule: Option<Arc<str>>,
 }
 
 pub(crate) type Outcome = Answer<Result<(), AuthzError>, PendingDecision>;
 
-impl Check {
+impl Decision {
     /// The request may go through.
     pub fn allow() -> Self {
         Self::ready(Ok(()))
@@ -158,15 +158,15 @@ impl Check {
     }
 }
 
-impl From<Result<(), AuthzError>> for Check {
+impl From<Result<(), AuthzError>> for Decision {
     fn from(result: Result<(), AuthzError>) -> Self {
         Self::ready(result)
     }
 }
 
-impl fmt::Debug for Check {
+impl fmt::Debug for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Check");
+        let mut d = f.debug_struct("Decision");
         match &self.outcome {
             Answer::Now(result) => d.field("result", result),
             Answer::Later(_) => d.field("result", &"pending"),
@@ -187,19 +187,19 @@ impl fmt::Debug for Check {
 /// implementation of this trait of your own:
 ///
 /// ```
-/// use meshward::authz::{AuthzErrorKind, AuthzRequest, Check, Requirement};
+/// use meshward::authz::{AuthzErrorKind, AuthzRequest, Decision, Requirement};
 ///
 /// /// Refuses requests outside office hours, whatever the token says.
 /// #[derive(Debug)]
 /// struct OfficeHours;
 ///
 /// impl Requirement for OfficeHours {
-///     fn check(&self, request: &AuthzRequest<'_>) -> Check {
+///     fn check(&self, request: &AuthzRequest<'_>) -> Decision {
 ///         let open = request.headers().get("x-office").is_some_and(|v| v == "open");
 ///         if open {
-///             Check::allow()
+///             Decision::allow()
 ///         } else {
-///             Check::deny(AuthzErrorKind::Custom { reason: "closed" }.into())
+///             Decision::deny(AuthzErrorKind::Custom { reason: "closed" }.into())
 ///         }
 ///     }
 /// }
@@ -208,18 +208,18 @@ impl fmt::Debug for Check {
 /// ```
 pub trait Requirement: Send + Sync + 'static {
     /// Checks `request`.
-    fn check(&self, request: &AuthzRequest<'_>) -> Check;
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision;
 }
 
 /// Any requirement, behind one type: what [`require`](super::require)'s functions return and
 /// what combinators and rule tables hold. Cloning is cheap.
 #[derive(Clone)]
-pub struct AnyRequirement {
+pub struct BoxRequirement {
     inner: Arc<dyn Requirement>,
     name: &'static str,
 }
 
-impl AnyRequirement {
+impl BoxRequirement {
     /// Type-erases `requirement`.
     pub fn new<Q: Requirement + fmt::Debug>(requirement: Q) -> Self {
         Self {
@@ -233,41 +233,41 @@ impl AnyRequirement {
 struct Debugged<Q>(Q);
 
 impl<Q: Requirement> Requirement for Debugged<Q> {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         self.0.check(request)
     }
 }
 
-impl Requirement for AnyRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+impl Requirement for BoxRequirement {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         self.inner.check(request)
     }
 }
 
-impl fmt::Debug for AnyRequirement {
+impl fmt::Debug for BoxRequirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AnyRequirement").field(&self.name).finish()
+        f.debug_tuple("BoxRequirement").field(&self.name).finish()
     }
 }
 
 /// Every one of the requirements; the first refusal (in order) is the answer.
 #[derive(Debug, Clone)]
-pub(crate) struct AllOf(pub(crate) Vec<AnyRequirement>);
+pub(crate) struct AllOf(pub(crate) Vec<BoxRequirement>);
 
 impl Requirement for AllOf {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let mut waiting = Vec::new();
         for requirement in &self.0 {
             match requirement.check(request).into_parts().0 {
                 Answer::Now(Ok(())) => {}
-                Answer::Now(Err(error)) => return Check::deny(error),
+                Answer::Now(Err(error)) => return Decision::deny(error),
                 Answer::Later(decision) => waiting.push(decision),
             }
         }
         if waiting.is_empty() {
-            return Check::allow();
+            return Decision::allow();
         }
-        Check::pending(Box::pin(async move {
+        Decision::pending(Box::pin(async move {
             for decision in waiting {
                 decision.await?;
             }
@@ -278,15 +278,15 @@ impl Requirement for AllOf {
 
 /// At least one of the requirements; when none holds, the first one's refusal is the answer.
 #[derive(Debug, Clone)]
-pub(crate) struct AnyOf(pub(crate) Vec<AnyRequirement>);
+pub(crate) struct AnyOf(pub(crate) Vec<BoxRequirement>);
 
 impl Requirement for AnyOf {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let mut first_error = None;
         let mut waiting = Vec::new();
         for requirement in &self.0 {
             match requirement.check(request).into_parts().0 {
-                Answer::Now(Ok(())) => return Check::allow(),
+                Answer::Now(Ok(())) => return Decision::allow(),
                 Answer::Now(Err(error)) => {
                     first_error.get_or_insert(error);
                 }
@@ -299,9 +299,9 @@ impl Requirement for AnyOf {
             })
         };
         if waiting.is_empty() {
-            return Check::deny(first_error.unwrap_or_else(nothing));
+            return Decision::deny(first_error.unwrap_or_else(nothing));
         }
-        Check::pending(Box::pin(async move {
+        Decision::pending(Box::pin(async move {
             let mut error = first_error;
             for decision in waiting {
                 match decision.await {
@@ -320,7 +320,7 @@ impl Requirement for AnyOf {
 /// (401) or of a decision point (503) stays what it is: "not" never lets an anonymous
 /// request through, nor one nobody could decide on.
 #[derive(Debug, Clone)]
-pub(crate) struct Not(pub(crate) AnyRequirement);
+pub(crate) struct Not(pub(crate) BoxRequirement);
 
 fn invert(result: Result<(), AuthzError>) -> Result<(), AuthzError> {
     match result {
@@ -331,11 +331,11 @@ fn invert(result: Result<(), AuthzError>) -> Result<(), AuthzError> {
 }
 
 impl Requirement for Not {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         match self.0.check(request).into_parts().0 {
-            Answer::Now(result) => Check::ready(invert(result)),
+            Answer::Now(result) => Decision::ready(invert(result)),
             Answer::Later(decision) => {
-                Check::pending(Box::pin(async move { invert(decision.await) }))
+                Decision::pending(Box::pin(async move { invert(decision.await) }))
             }
         }
     }
@@ -351,11 +351,11 @@ pub(crate) struct FromFn {
 }
 
 impl Requirement for FromFn {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         if (self.f)(request) {
-            Check::allow()
+            Decision::allow()
         } else {
-            Check::deny(
+            Decision::deny(
                 AuthzErrorKind::Custom {
                     reason: self.reason,
                 }
@@ -376,10 +376,10 @@ pub(crate) struct FromAsyncFn {
 }
 
 impl Requirement for FromAsyncFn {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let decision = (self.f)(request);
         let reason = self.reason;
-        Check::pending(Box::pin(async move {
+        Decision::pending(Box::pin(async move {
             if decision.await {
                 Ok(())
             } else {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::error::{AuthzError, AuthzErrorKind};
-use super::requirement::{AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, Decision, Requirement};
 
 /// The principal must hold scopes: all of a list, or any one of it. A request without a
 /// principal is unauthenticated (401); one whose principal lacks them gets 403
@@ -51,7 +51,7 @@ impl ScopeRequirement {
 }
 
 impl Requirement for ScopeRequirement {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         self.check_scopes(request).into()
     }
 }

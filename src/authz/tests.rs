@@ -60,7 +60,7 @@ fn now(q: &impl Requirement, r: &Request<()>) -> &'static str {
 fn every_requirement_kind() {
     let a = request("GET", "/", Some(alice()));
     let anon = request("GET", "/", None);
-    let cases: Vec<(AnyRequirement, &str)> = vec![
+    let cases: Vec<(BoxRequirement, &str)> = vec![
         (require::authenticated(), "ok"),
         (require::scopes_all(["read", "write"]), "ok"),
         (require::scopes_all(["read", "admin"]), "insufficient_scope"),
@@ -134,7 +134,7 @@ fn every_requirement_kind() {
 
 #[test]
 fn peers_and_chains() {
-    let peer = PeerRequirement::any_verified().allow_trust_domain("td");
+    let peer = PeerRequirement::any_verified().trust_domain("td");
     let q = require::peer(peer);
     assert_eq!(
         now(&q, &with_peer(request("GET", "/", None), "spiffe://td/a")),
@@ -211,9 +211,9 @@ fn combinators() {
 struct Later(Result<(), AuthzErrorKind>);
 
 impl Requirement for Later {
-    fn check(&self, _: &AuthzRequest<'_>) -> Check {
+    fn check(&self, _: &AuthzRequest<'_>) -> Decision {
         let result = self.0.clone().map_err(AuthzError::from);
-        Check::pending(Box::pin(async move {
+        Decision::pending(Box::pin(async move {
             tokio::task::yield_now().await;
             result
         }))
@@ -223,11 +223,11 @@ impl Requirement for Later {
 #[tokio::test]
 async fn combinators_wait_for_pending_decisions() {
     let a = || request("GET", "/", Some(alice()));
-    let later_ok = || AnyRequirement::new(Later(Ok(())));
+    let later_ok = || BoxRequirement::new(Later(Ok(())));
     let later_no =
-        || AnyRequirement::new(Later(Err(AuthzErrorKind::PolicyDenied { reason: None })));
-    let later_down = || AnyRequirement::new(Later(Err(AuthzErrorKind::PolicyUnavailable)));
-    async fn decide(q: AnyRequirement, r: Request<()>) -> &'static str {
+        || BoxRequirement::new(Later(Err(AuthzErrorKind::PolicyDenied { reason: None })));
+    let later_down = || BoxRequirement::new(Later(Err(AuthzErrorKind::PolicyUnavailable)));
+    async fn decide(q: BoxRequirement, r: Request<()>) -> &'static str {
         let (outcome, _) = q.check(&AuthzRequest::new(&r)).into_parts();
         match outcome {
             crate::gate::Answer::Later(f) => match f.await {
@@ -553,7 +553,7 @@ async fn grpc_answers() {
         .unwrap();
     assert_eq!(anonymous.headers()["grpc-status"], "16");
     let pending = ServiceBuilder::new()
-        .layer(AuthzLayer::new(AnyRequirement::new(Later(Err(
+        .layer(AuthzLayer::new(BoxRequirement::new(Later(Err(
             AuthzErrorKind::PolicyUnavailable,
         )))))
         .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
@@ -566,7 +566,7 @@ async fn grpc_answers() {
 
 #[tokio::test]
 async fn a_pending_decision_through_the_layer() {
-    let layer = |q: Later| AuthzLayer::new(AnyRequirement::new(q));
+    let layer = |q: Later| AuthzLayer::new(BoxRequirement::new(q));
     let (s, _, _) = through(layer(Later(Ok(()))), request("GET", "/", None)).await;
     assert_eq!(s, 200);
     let (s, c, l) = through(

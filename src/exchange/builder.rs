@@ -12,14 +12,10 @@ use super::request::TargetParameter;
 use crate::flight::SingleFlight;
 use crate::mint::SigningKey;
 use crate::oauth::ClientAuth;
-use crate::oauth::Settings;
+use crate::oauth::{DEFAULT_MAX_ANSWER_LEN, DEFAULT_TIMEOUT, Settings};
 
 /// Default bound on the issued tokens kept for reuse.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
-/// Default timeout of one request to the token endpoint (discovery included).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default bound on an answer's length.
-pub const DEFAULT_MAX_ANSWER_LEN: usize = 64 * 1024;
 
 /// Builds a [`TokenExchange`]; from [`TokenExchange::builder`].
 #[must_use]

@@ -32,9 +32,7 @@ mod exchange;
 mod request;
 
 #[doc(inline)]
-pub use self::builder::{
-    DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_ANSWER_LEN, DEFAULT_TIMEOUT, TokenExchangeBuilder,
-};
+pub use self::builder::{DEFAULT_CACHE_CAPACITY, TokenExchangeBuilder};
 #[doc(inline)]
 pub use self::error::{
     ExchangeConfigError, ExchangeConfigErrorKind, ExchangeError, ExchangeErrorKind,
@@ -44,4 +42,6 @@ pub use self::exchange::{ExchangeStats, TokenExchange};
 /// The configuration error of both clients of an authorization server (introspection and
 /// the token exchange).
 #[doc(inline)]
-pub use crate::oauth::{ClientConfigError, ClientConfigErrorKind};
+pub use crate::oauth::{
+    ClientConfigError, ClientConfigErrorKind, DEFAULT_MAX_ANSWER_LEN, DEFAULT_TIMEOUT,
+};

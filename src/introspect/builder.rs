@@ -12,7 +12,7 @@ use crate::flight::SingleFlight;
 use crate::jwt::Validator;
 use crate::mint::SigningKey;
 use crate::oauth::ClientAuth;
-use crate::oauth::Settings;
+use crate::oauth::{DEFAULT_MAX_ANSWER_LEN, DEFAULT_TIMEOUT, Settings};
 
 /// Default bound on the answers cached (active and inactive together).
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
@@ -21,10 +21,6 @@ pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 pub const DEFAULT_CACHE_CEILING: Duration = Duration::from_secs(60);
 /// Default time an "inactive" answer is reused.
 pub const DEFAULT_NEGATIVE_CACHE: Duration = Duration::from_secs(10);
-/// Default timeout of one request to the endpoint (discovery included).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default bound on an answer's length.
-pub const DEFAULT_MAX_ANSWER_LEN: usize = 64 * 1024;
 /// Default bound on a token's length.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 

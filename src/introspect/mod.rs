@@ -24,8 +24,8 @@ mod response;
 
 #[doc(inline)]
 pub use self::builder::{
-    DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_CEILING, DEFAULT_MAX_ANSWER_LEN, DEFAULT_MAX_TOKEN_LEN,
-    DEFAULT_NEGATIVE_CACHE, DEFAULT_TIMEOUT, IntrospectorBuilder,
+    DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_CEILING, DEFAULT_MAX_TOKEN_LEN, DEFAULT_NEGATIVE_CACHE,
+    IntrospectorBuilder,
 };
 #[doc(inline)]
 pub use self::error::{
@@ -37,4 +37,6 @@ pub use self::introspector::{IntrospectionStats, Introspector};
 /// The configuration error of both clients of an authorization server (introspection and
 /// the token exchange).
 #[doc(inline)]
-pub use crate::oauth::{ClientConfigError, ClientConfigErrorKind};
+pub use crate::oauth::{
+    ClientConfigError, ClientConfigErrorKind, DEFAULT_MAX_ANSWER_LEN, DEFAULT_TIMEOUT,
+};

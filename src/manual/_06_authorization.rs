@@ -52,8 +52,8 @@
 //!   [`require::from_async_fn`](crate::authz::require::from_async_fn). It returns a future
 //!   that owns what it needs of the request; bound its time yourself.
 //! - A type of your own: implement [`Requirement`](crate::authz::Requirement) (one method,
-//!   `check`, answering a [`Check`](crate::authz::Check) now or later), and combine it with
-//!   the others through [`AnyRequirement::new`](crate::authz::AnyRequirement::new).
+//!   `check`, answering a [`Decision`](crate::authz::Decision) now or later), and combine it with
+//!   the others through [`BoxRequirement::new`](crate::authz::BoxRequirement::new).
 //! - A check that is not about authorization (a header's shape, a body size, an IP list):
 //!   implement [`Gate`](crate::gate::Gate) and put it in a tower stack with
 //!   [`Gated`](crate::gate::Gated), or in a decision [`Engine`](crate::gate::Engine).

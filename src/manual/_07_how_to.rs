@@ -100,11 +100,11 @@
 //! a quota (each instance would grant the whole quota) and the service tokens' replay guard
 //! (a token replayed to another instance would be fresh there). Put both on one
 //! [`RedisState`](crate::state::RedisState) (feature `redis`):
-//! [`QuotaLayerBuilder::state`](crate::quota::QuotaLayerBuilder::state) and
+//! [`LimitBuilder::state`](crate::quota::LimitBuilder::state) and
 //! [`ServiceTokenVerifierBuilder::replay_guard_on`](crate::mint::ServiceTokenVerifierBuilder::replay_guard_on).
 //! Give each service its own [`key_prefix`](crate::state::RedisStateBuilder::key_prefix).
 //! When Redis cannot answer, the replay guard refuses (503) and the quota refuses too unless
-//! it was built with [`fail_open`](crate::quota::QuotaLayerBuilder::fail_open); each says so
+//! it was built with [`fail_open`](crate::quota::LimitBuilder::fail_open); each says so
 //! in a warning at most once a second. `protected_server` does this with
 //! `MESHWARD_REDIS_URL`.
 //!

@@ -20,7 +20,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::config::MtlsAcceptorBuilder;
 use super::error::MtlsConfigError;
-use super::pem::CertifiedKey;
+use super::pem::TlsIdentity;
 use super::pending::Pending;
 use super::reload::{Reloadable, WatchHandle};
 use crate::peer::{PeerIdentity, PeerInfo};
@@ -35,10 +35,10 @@ use crate::peer::{PeerIdentity, PeerInfo};
 ///
 /// ```no_run
 /// # #[cfg(feature = "axum")] mod demo {
-/// use meshward::mtls::{MtlsAcceptor, PeerInfo, CertifiedKey};
+/// use meshward::mtls::{MtlsAcceptor, PeerInfo, TlsIdentity};
 ///
 /// # async fn f(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
-/// let acceptor = MtlsAcceptor::builder(CertifiedKey::pem_files("server.pem", "server.key"))
+/// let acceptor = MtlsAcceptor::builder(TlsIdentity::pem_files("server.pem", "server.key"))
 ///     .add_client_ca_pem_file("clients-ca.pem")
 ///     .build()?;
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
@@ -67,7 +67,7 @@ struct Inner {
 
 impl MtlsAcceptor {
     /// Starts configuring an acceptor that presents `cert`.
-    pub fn builder(cert: CertifiedKey) -> MtlsAcceptorBuilder {
+    pub fn builder(cert: TlsIdentity) -> MtlsAcceptorBuilder {
         MtlsAcceptorBuilder::new(cert)
     }
 

@@ -16,7 +16,7 @@ use rustls::{
 };
 
 use super::error::{MtlsConfigError, MtlsConfigErrorKind};
-use super::pem::{CertifiedKey, Pem};
+use super::pem::{Pem, TlsIdentity};
 use super::reload::{Inputs, Reloadable, WatchHandle};
 use crate::peer::PeerIdentity;
 
@@ -34,9 +34,9 @@ use crate::peer::PeerIdentity;
 /// reloaded and watched as an [`MtlsAcceptor`](super::MtlsAcceptor)'s.
 ///
 /// ```no_run
-/// use meshward::mtls::{CertifiedKey, MtlsClient};
+/// use meshward::mtls::{TlsIdentity, MtlsClient};
 ///
-/// let client = MtlsClient::builder(CertifiedKey::pem_files("orders.pem", "orders.key"))
+/// let client = MtlsClient::builder(TlsIdentity::pem_files("orders.pem", "orders.key"))
 ///     .add_server_ca_pem_file("mesh-ca.pem")
 ///     .expect_server_spiffe_id("spiffe://prod.example/ns/shop/sa/inventory")
 ///     .build()?;
@@ -51,7 +51,7 @@ pub struct MtlsClient {
 #[derive(Clone)]
 #[must_use]
 pub struct MtlsClientBuilder {
-    cert: CertifiedKey,
+    cert: TlsIdentity,
     server_cas: Vec<Pem>,
     expect: Expect,
     alpn: Vec<Vec<u8>>,
@@ -70,7 +70,7 @@ enum Expect {
 
 impl MtlsClient {
     /// Starts configuring a client that presents `cert`.
-    pub fn builder(cert: CertifiedKey) -> MtlsClientBuilder {
+    pub fn builder(cert: TlsIdentity) -> MtlsClientBuilder {
         MtlsClientBuilder {
             cert,
             server_cas: Vec::new(),

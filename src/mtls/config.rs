@@ -13,7 +13,7 @@ use rustls::server::danger::ClientCertVerifier;
 
 use super::acceptor::MtlsAcceptor;
 use super::error::{MtlsConfigError, MtlsConfigErrorKind};
-use super::pem::{CertifiedKey, Pem};
+use super::pem::{Pem, TlsIdentity};
 use super::reload::Inputs;
 
 /// Configures an [`MtlsAcceptor`]; made by [`MtlsAcceptor::builder`].
@@ -24,7 +24,7 @@ use super::reload::Inputs;
 #[derive(Clone)]
 #[must_use]
 pub struct MtlsAcceptorBuilder {
-    pub(crate) cert: CertifiedKey,
+    pub(crate) cert: TlsIdentity,
     pub(crate) client_cas: Vec<Pem>,
     pub(crate) crls: Vec<Pem>,
     pub(crate) optional: bool,
@@ -36,7 +36,7 @@ pub struct MtlsAcceptorBuilder {
 }
 
 impl MtlsAcceptorBuilder {
-    pub(crate) fn new(cert: CertifiedKey) -> Self {
+    pub(crate) fn new(cert: TlsIdentity) -> Self {
         Self {
             cert,
             client_cas: Vec::new(),
@@ -57,14 +57,14 @@ impl MtlsAcceptorBuilder {
         chain: impl Into<PathBuf>,
         key: impl Into<PathBuf>,
     ) -> Self {
-        self.cert = CertifiedKey::pem_files(chain, key);
+        self.cert = TlsIdentity::pem_files(chain, key);
         self
     }
 
     /// Replaces the server certificate chain and private key with PEM bytes, for
     /// [`MtlsAcceptor::reload_with`].
     pub fn server_cert_pem(mut self, chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.cert = CertifiedKey::pem(chain, key);
+        self.cert = TlsIdentity::pem(chain, key);
         self
     }
 
@@ -167,7 +167,7 @@ impl Inputs for MtlsAcceptorBuilder {
     /// Builds the rustls configuration from the current contents of the inputs.
     fn build_config(&self) -> Result<Arc<ServerConfig>, MtlsConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let CertifiedKey { chain, key } = &self.cert;
+        let TlsIdentity { chain, key } = &self.cert;
         let certs = chain.certificates()?;
         let private_key = key.private_key()?;
         let verifier = self.client_verifier(&provider)?;

@@ -54,7 +54,7 @@ pub use self::identity::{IdentityParseError, IdentityParseErrorKind};
 #[doc(inline)]
 pub use self::peer::AddPeerInfo;
 #[doc(inline)]
-pub use self::pem::CertifiedKey;
+pub use self::pem::TlsIdentity;
 #[doc(inline)]
 pub use self::reload::WatchHandle;
 #[cfg(feature = "hyper")]

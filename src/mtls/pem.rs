@@ -1,4 +1,4 @@
-//! PEM inputs (files re-read on reload, or bytes) and the [`CertifiedKey`] a server or a
+//! PEM inputs (files re-read on reload, or bytes) and the [`TlsIdentity`] a server or a
 //! client presents.
 
 use std::fmt;
@@ -107,16 +107,16 @@ impl Pem {
 /// presents to servers ([`MtlsClient`](super::MtlsClient)).
 ///
 /// ```
-/// use meshward::mtls::CertifiedKey;
-/// let from_files = CertifiedKey::pem_files("server.pem", "server.key");
+/// use meshward::mtls::TlsIdentity;
+/// let from_files = TlsIdentity::pem_files("server.pem", "server.key");
 /// ```
 #[derive(Clone)]
-pub struct CertifiedKey {
+pub struct TlsIdentity {
     pub(crate) chain: Pem,
     pub(crate) key: Pem,
 }
 
-impl CertifiedKey {
+impl TlsIdentity {
     /// PEM files, re-read on every reload.
     pub fn pem_files(chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         Self {
@@ -134,9 +134,9 @@ impl CertifiedKey {
     }
 }
 
-impl fmt::Debug for CertifiedKey {
+impl fmt::Debug for TlsIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertifiedKey")
+        f.debug_struct("TlsIdentity")
             .field("chain", &self.chain.what())
             .field("key", &"[redacted]")
             .finish()

@@ -27,10 +27,10 @@ pub enum ClientConfigErrorKind {
         what: &'static str,
     },
     /// An `http://` issuer or endpoint without `allow_insecure_http()`.
-    #[error("{what} must be https (allow_insecure_http() for loopback and development)")]
+    #[error("{url} is not https; allow_insecure_http() was not called")]
     InsecureUrl {
-        /// Which one.
-        what: &'static str,
+        /// The URL.
+        url: String,
     },
     /// A bound of zero (a length, the timeout).
     #[error("invalid limit: {what}")]

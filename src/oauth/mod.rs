@@ -11,4 +11,5 @@ mod settings;
 
 pub(crate) use self::client::*;
 pub use self::error::{ClientConfigError, ClientConfigErrorKind};
+pub use self::settings::{DEFAULT_MAX_ANSWER_LEN, DEFAULT_TIMEOUT};
 pub(crate) use self::settings::{Server, Settings};

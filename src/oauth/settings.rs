@@ -11,6 +11,12 @@ use tokio::sync::OnceCell;
 use super::client::{ClientAuth, Endpoint, Unanswered, discover};
 use super::error::{ClientConfigError, ClientConfigErrorKind as Kind};
 
+/// Default timeout of one request to the authorization server (discovery included), for
+/// introspection and the token exchange alike.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default bound on the length of an authorization server's answer.
+pub const DEFAULT_MAX_ANSWER_LEN: usize = 64 * 1024;
+
 /// The settings as the builder holds them.
 pub(crate) struct Settings<'a> {
     pub(crate) issuer: &'a str,
@@ -84,10 +90,12 @@ impl Server {
 
 impl Settings<'_> {
     pub(crate) fn check(self) -> Result<Server, ClientConfigError> {
-        let secure = |url: &Url, what| match url.scheme() {
+        let secure = |url: &Url| match url.scheme() {
             "https" => Ok(()),
             "http" if self.allow_http => Ok(()),
-            _ => Err(ClientConfigError::from(Kind::InsecureUrl { what })),
+            _ => Err(ClientConfigError::from(Kind::InsecureUrl {
+                url: url.to_string(),
+            })),
         };
         let issuer = Url::parse(self.issuer).map_err(|e| {
             ClientConfigError::with_source(Kind::InvalidUrl { what: "the issuer" }, e)
@@ -95,14 +103,14 @@ impl Settings<'_> {
         let endpoint = match self.endpoint {
             // Discovered from the issuer: the issuer's scheme is the endpoint's.
             None => {
-                secure(&issuer, "the issuer")?;
+                secure(&issuer)?;
                 None
             }
             Some(url) => {
                 let what = self.endpoint_name;
                 let url = Url::parse(url)
                     .map_err(|e| ClientConfigError::with_source(Kind::InvalidUrl { what }, e))?;
-                secure(&url, what)?;
+                secure(&url)?;
                 Some(url)
             }
         };

@@ -20,25 +20,26 @@ use crate::state::{InMemoryState, SharedState};
 /// Put it after [`AuthLayer`](crate::jwt::AuthLayer): it counts each request against the
 /// [`QuotaKey`] of its [`Principal`](crate::Principal). A request over the quota gets 429
 /// with `Retry-After` (gRPC `RESOURCE_EXHAUSTED`, 8); when the store cannot answer, 503
-/// (gRPC 14) unless the layer [fails open](QuotaLayerBuilder::fail_open).
+/// (gRPC 14) unless the limit [fails open](LimitBuilder::fail_open).
 ///
 /// ```
 /// use std::time::Duration;
-/// use meshward::quota::{QuotaKey, QuotaLayer};
+/// use meshward::quota::{Limit, QuotaKey, QuotaLayer};
 ///
 /// // 10 requests a second per subject, bursts of up to 20.
-/// let layer = QuotaLayer::builder()
+/// let limit = Limit::builder()
 ///     .requests(10, Duration::from_secs(1))
 ///     .burst(20)
 ///     .key(QuotaKey::Subject)
 ///     .build()?;
+/// let layer = QuotaLayer::new(limit);
 /// # Ok::<(), meshward::quota::QuotaConfigError>(())
 /// ```
 ///
 /// # Memory
 ///
 /// The in-memory store keeps at most [`InMemoryState::DEFAULT_CAPACITY`] buckets (see
-/// [`QuotaLayerBuilder::max_keys`]), forgetting the least recently used: a client cycling
+/// [`LimitBuilder::max_keys`]), forgetting the least recently used: a client cycling
 /// subjects cannot grow it, and a forgotten bucket is a full one.
 #[must_use]
 pub struct QuotaLayer<R = DefaultRejectionResponse> {
@@ -55,9 +56,18 @@ impl<R: Clone> Clone for QuotaLayer<R> {
     }
 }
 
-/// Builds a [`QuotaLayer`].
+/// What a [`QuotaLayer`] enforces: the rate and burst, whose quota a request counts
+/// against, where the buckets are kept, and what happens when that store cannot answer.
+/// Made by [`Limit::builder`]; cloning is cheap.
+#[derive(Clone)]
 #[must_use]
-pub struct QuotaLayerBuilder {
+pub struct Limit {
+    gate: Arc<QuotaGate>,
+}
+
+/// Builds a [`Limit`].
+#[must_use]
+pub struct LimitBuilder {
     requests: u32,
     period: Duration,
     burst: Option<u32>,
@@ -68,9 +78,19 @@ pub struct QuotaLayerBuilder {
 }
 
 impl QuotaLayer {
+    /// Enforces `limit`.
+    pub fn new(limit: Limit) -> Self {
+        Self {
+            config: limit.gate,
+            responder: DefaultRejectionResponse::default(),
+        }
+    }
+}
+
+impl Limit {
     /// A builder: 10 requests a second per subject unless told otherwise.
-    pub fn builder() -> QuotaLayerBuilder {
-        QuotaLayerBuilder {
+    pub fn builder() -> LimitBuilder {
+        LimitBuilder {
             requests: 10,
             period: Duration::from_secs(1),
             burst: None,
@@ -92,7 +112,7 @@ impl<R> QuotaLayer<R> {
     }
 }
 
-impl QuotaLayerBuilder {
+impl LimitBuilder {
     /// `count` requests per `period`, spread evenly: one every `period / count` (default 10
     /// per second).
     pub fn requests(mut self, count: u32, period: Duration) -> Self {
@@ -138,13 +158,13 @@ impl QuotaLayerBuilder {
         self
     }
 
-    /// The layer.
+    /// The limit.
     ///
     /// # Errors
     ///
     /// [`QuotaConfigErrorKind::InvalidLimit`] for a count, burst or period of zero, or a
     /// period too short to give each request a nanosecond.
-    pub fn build(self) -> Result<QuotaLayer, QuotaConfigError> {
+    pub fn build(self) -> Result<Limit, QuotaConfigError> {
         let invalid = |what| QuotaConfigError::from(QuotaConfigErrorKind::InvalidLimit { what });
         let count = NonZeroU32::new(self.requests).ok_or_else(|| invalid("zero requests"))?;
         let burst = NonZeroU32::new(self.burst.unwrap_or(self.requests))
@@ -166,22 +186,21 @@ impl QuotaLayerBuilder {
                 "the quota fails open: nothing is limited while its store is down"
             );
         }
-        Ok(QuotaLayer {
-            config: Arc::new(QuotaGate {
+        Ok(Limit {
+            gate: Arc::new(QuotaGate {
                 quota,
                 key: self.key,
                 store,
                 fail: self.fail,
                 warned: Arc::new(AtomicU64::new(0)),
             }),
-            responder: DefaultRejectionResponse::default(),
         })
     }
 }
 
-impl fmt::Debug for QuotaLayerBuilder {
+impl fmt::Debug for LimitBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QuotaLayerBuilder")
+        f.debug_struct("LimitBuilder")
             .field("requests", &self.requests)
             .field("period", &self.period)
             .field("burst", &self.burst)
@@ -189,6 +208,12 @@ impl fmt::Debug for QuotaLayerBuilder {
             .field("store", &self.store.as_ref().map(|s| s.name()))
             .field("fail", &self.fail)
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Limit").field(&self.gate).finish()
     }
 }
 

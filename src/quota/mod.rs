@@ -9,7 +9,7 @@
 //! # #[cfg(feature = "axum")] fn f(validator: meshward::jwt::Validator) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use meshward::jwt::AuthLayer;
-//! use meshward::quota::{QuotaKey, QuotaLayer};
+//! use meshward::quota::{Limit, QuotaKey, QuotaLayer};
 //! use tower::ServiceBuilder;
 //!
 //! let app: axum::Router = axum::Router::new()
@@ -17,13 +17,13 @@
 //!     .layer(
 //!         ServiceBuilder::new()
 //!             .layer(AuthLayer::new(validator))
-//!             .layer(
-//!                 QuotaLayer::builder()
+//!             .layer(QuotaLayer::new(
+//!                 Limit::builder()
 //!                     .requests(100, Duration::from_secs(60))
 //!                     .burst(10)
 //!                     .key(QuotaKey::ClientId)
 //!                     .build()?,
-//!             ),
+//!             )),
 //!     );
 //! # Ok(()) }
 //! ```
@@ -36,7 +36,7 @@ mod service;
 
 pub use self::error::{QuotaConfigError, QuotaConfigErrorKind, QuotaError, QuotaErrorKind};
 pub use self::key::{KeyFn, QuotaKey};
-pub use self::layer::{QuotaLayer, QuotaLayerBuilder};
+pub use self::layer::{Limit, LimitBuilder, QuotaLayer};
 pub use self::service::{Decision, FailMode, PendingDecision, Quota, QuotaGate, ResponseFuture};
 
 #[cfg(test)]

@@ -35,11 +35,13 @@ async fn call(layer: &QuotaLayer, sub: Option<&str>, grpc: bool) -> Response<()>
 
 #[tokio::test]
 async fn exactly_the_burst_then_429_with_retry_after() {
-    let layer = QuotaLayer::builder()
-        .requests(1, Duration::from_secs(10))
-        .burst(3)
-        .build()
-        .unwrap();
+    let layer = QuotaLayer::new(
+        Limit::builder()
+            .requests(1, Duration::from_secs(10))
+            .burst(3)
+            .build()
+            .unwrap(),
+    );
     for i in 0..3 {
         assert_eq!(
             call(&layer, Some("alice"), false).await.status(),
@@ -72,10 +74,12 @@ async fn exactly_the_burst_then_429_with_retry_after() {
 
 #[tokio::test]
 async fn anonymous_requests_share_one_bucket() {
-    let layer = QuotaLayer::builder()
-        .requests(1, Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let layer = QuotaLayer::new(
+        Limit::builder()
+            .requests(1, Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    );
     assert_eq!(call(&layer, None, false).await.status(), 200);
     assert_eq!(call(&layer, None, false).await.status(), 429);
     assert_eq!(call(&layer, Some("alice"), false).await.status(), 200);
@@ -84,11 +88,13 @@ async fn anonymous_requests_share_one_bucket() {
 #[tokio::test]
 async fn the_key_space_is_bounded() {
     let store = InMemoryState::new(100);
-    let layer = QuotaLayer::builder()
-        .requests(1, Duration::from_secs(60))
-        .state(store.clone())
-        .build()
-        .unwrap();
+    let layer = QuotaLayer::new(
+        Limit::builder()
+            .requests(1, Duration::from_secs(60))
+            .state(store.clone())
+            .build()
+            .unwrap(),
+    );
     for i in 0..2_000 {
         call(&layer, Some(&format!("user-{i}")), false).await;
     }
@@ -98,20 +104,20 @@ async fn the_key_space_is_bounded() {
 
 #[test]
 fn senseless_limits_are_refused() {
-    let invalid = |b: QuotaLayerBuilder| {
+    let invalid = |b: LimitBuilder| {
         matches!(
             b.build().unwrap_err().kind(),
             QuotaConfigErrorKind::InvalidLimit { .. }
         )
     };
     assert!(invalid(
-        QuotaLayer::builder().requests(0, Duration::from_secs(1))
+        Limit::builder().requests(0, Duration::from_secs(1))
     ));
-    assert!(invalid(QuotaLayer::builder().requests(1, Duration::ZERO)));
-    assert!(invalid(QuotaLayer::builder().burst(0)));
-    assert!(invalid(QuotaLayer::builder().max_keys(0)));
+    assert!(invalid(Limit::builder().requests(1, Duration::ZERO)));
+    assert!(invalid(Limit::builder().burst(0)));
+    assert!(invalid(Limit::builder().max_keys(0)));
     assert!(
-        QuotaLayer::builder()
+        Limit::builder()
             .requests(1, Duration::from_nanos(1))
             .build()
             .is_ok()
@@ -120,11 +126,13 @@ fn senseless_limits_are_refused() {
 
 #[tokio::test]
 async fn the_bucket_refills_at_count_per_period() {
-    let layer = QuotaLayer::builder()
-        .requests(10, Duration::from_secs(1))
-        .burst(1)
-        .build()
-        .unwrap();
+    let layer = QuotaLayer::new(
+        Limit::builder()
+            .requests(10, Duration::from_secs(1))
+            .burst(1)
+            .build()
+            .unwrap(),
+    );
     assert_eq!(call(&layer, Some("alice"), false).await.status(), 200);
     assert_eq!(call(&layer, Some("alice"), false).await.status(), 429);
     // One request's worth comes back every 100 ms.
@@ -164,21 +172,24 @@ fn each_kind_of_key_has_its_own_prefix_and_custom_keys_use_their_function() {
 #[test]
 fn failing_open_is_said_once_when_built() {
     let (_, events) = crate::tests::capture_events("meshward::quota", || {
-        QuotaLayer::builder().fail_open().build().unwrap()
+        QuotaLayer::new(Limit::builder().fail_open().build().unwrap())
     });
     assert_eq!(events.len(), 1, "{events:?}");
-    let (_, events) =
-        crate::tests::capture_events("meshward::quota", || QuotaLayer::builder().build().unwrap());
+    let (_, events) = crate::tests::capture_events("meshward::quota", || {
+        QuotaLayer::new(Limit::builder().build().unwrap())
+    });
     assert!(events.is_empty(), "{events:?}");
 }
 
 #[test]
 fn a_store_that_cannot_answer_is_a_warning_at_most_once_a_second() {
-    let layer = QuotaLayer::builder()
-        .state(crate::state::tests::Down)
-        .fail_open()
-        .build()
-        .unwrap();
+    let layer = QuotaLayer::new(
+        Limit::builder()
+            .state(crate::state::tests::Down)
+            .fail_open()
+            .build()
+            .unwrap(),
+    );
     let warnings_of = |events: &[crate::tests::Event]| {
         events
             .iter()
@@ -214,12 +225,14 @@ fn a_store_that_cannot_answer_is_a_warning_at_most_once_a_second() {
 fn a_store_in_memory_decides_without_a_wait() {
     use crate::gate::{Answer, Gate, IntoGate, Started};
 
-    let gate = QuotaLayer::builder()
-        .requests(1, Duration::from_secs(60))
-        .burst(1)
-        .build()
-        .unwrap()
-        .into_gate();
+    let gate = QuotaLayer::new(
+        Limit::builder()
+            .requests(1, Duration::from_secs(60))
+            .burst(1)
+            .build()
+            .unwrap(),
+    )
+    .into_gate();
     let (mut head, ()) = Request::get("/").body(()).unwrap().into_parts();
     head.extensions.insert(principal("alice"));
     let now = |head: &mut http::request::Parts| match gate.check(head, Started::now()) {
@@ -229,11 +242,13 @@ fn a_store_in_memory_decides_without_a_wait() {
     assert_eq!(now(&mut head), Ok(()));
     assert_eq!(now(&mut head), Err("quota_exceeded".to_owned()));
 
-    let remote = QuotaLayer::builder()
-        .state(crate::state::tests::Down)
-        .build()
-        .unwrap()
-        .into_gate();
+    let remote = QuotaLayer::new(
+        Limit::builder()
+            .state(crate::state::tests::Down)
+            .build()
+            .unwrap(),
+    )
+    .into_gate();
     assert!(matches!(
         remote.check(&mut head, Started::now()),
         Answer::Later(_)

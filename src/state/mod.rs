@@ -22,7 +22,9 @@ pub use self::replay::{InMemoryReplayGuard, ReplayGuard, ReplayGuardError, Repla
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{DEFAULT_TIMEOUT as DEFAULT_REDIS_TIMEOUT, RedisState, RedisStateBuilder};
+pub use self::redis::{
+    DEFAULT_COMMAND_TIMEOUT as DEFAULT_REDIS_TIMEOUT, RedisState, RedisStateBuilder,
+};
 
 crate::error::kinded_error! {
     /// A shared store could not answer: unreachable, too slow, or it answered something

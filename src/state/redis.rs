@@ -22,7 +22,7 @@ return {0, current}
 ";
 
 /// Default time an operation may take before it counts as failed.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// A [`SharedState`] on a Redis server (or anything speaking its protocol: Valkey, KeyDB),
 /// shared by every instance that points at it with the same key prefix.
@@ -69,7 +69,7 @@ impl RedisState {
         RedisStateBuilder {
             url: url.into(),
             prefix: "meshward:".to_owned(),
-            timeout: DEFAULT_TIMEOUT,
+            timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
 }

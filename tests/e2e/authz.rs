@@ -847,21 +847,21 @@ async fn the_authz_examples_print_their_decisions() {
 /// (`require::from_async_fn`) and an implementation of `Requirement`.
 #[tokio::test]
 async fn requirements_of_ones_own_decide_at_once_or_after_a_wait() {
-    use meshward::authz::{AuthzErrorKind, AuthzRequest, Check, Requirement, require};
+    use meshward::authz::{AuthzErrorKind, AuthzRequest, Decision, Requirement, require};
 
     #[derive(Debug)]
     struct OfficeHours;
 
     impl Requirement for OfficeHours {
-        fn check(&self, request: &AuthzRequest<'_>) -> Check {
+        fn check(&self, request: &AuthzRequest<'_>) -> Decision {
             if request
                 .headers()
                 .get("x-office")
                 .is_some_and(|v| v == "open")
             {
-                Check::allow()
+                Decision::allow()
             } else {
-                Check::deny(AuthzErrorKind::Custom { reason: "closed" }.into())
+                Decision::deny(AuthzErrorKind::Custom { reason: "closed" }.into())
             }
         }
     }
@@ -883,7 +883,7 @@ async fn requirements_of_ones_own_decide_at_once_or_after_a_wait() {
     });
     let server = guarded_app(
         &key,
-        require::all([meshward::authz::AnyRequirement::new(OfficeHours), directory]),
+        require::all([meshward::authz::BoxRequirement::new(OfficeHours), directory]),
     )
     .await;
     let active = format!(

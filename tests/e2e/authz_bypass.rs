@@ -370,7 +370,7 @@ async fn no_policy_input_ever_holds_a_credential() {
     let token = key.sign(&claims("alice", "read"));
     let stand_in = crate::authz::policies::stand_in().await;
     let location = || TokenLocation::header("x-access-token").unwrap();
-    let serve = |policy: meshward::authz::AnyRequirement| async {
+    let serve = |policy: meshward::authz::BoxRequirement| async {
         let app = Router::new()
             .route("/orders/{id}", get(|| async { "orders" }))
             .layer(AuthzLayer::new(policy))
@@ -407,7 +407,7 @@ async fn no_policy_input_ever_holds_a_credential() {
 #[tokio::test]
 async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
     use meshward::authz::{OpaPolicy, RegoPolicy};
-    use meshward::mtls::{CertifiedKey, MtlsAcceptor, XfccLayer};
+    use meshward::mtls::{MtlsAcceptor, TlsIdentity, XfccLayer};
 
     const CLIENT: &str = "spiffe://prod.test/ns/shop/sa/billing";
     let key = SigningKey::generate(Algorithm::ES256, "input");
@@ -428,7 +428,7 @@ async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
             },
         })
     };
-    let exactly = |expected: Value| -> meshward::authz::AnyRequirement {
+    let exactly = |expected: Value| -> meshward::authz::BoxRequirement {
         RegoPolicy::builder("data.t.allow")
             .add_policy(
                 "t.rego",
@@ -440,7 +440,7 @@ async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
             .into()
     };
     let stand_in = crate::authz::policies::stand_in().await;
-    let opa = || -> meshward::authz::AnyRequirement {
+    let opa = || -> meshward::authz::BoxRequirement {
         OpaPolicy::builder(
             format!("http://{}", stand_in.server.addr),
             "shop/authz/allow",
@@ -451,7 +451,7 @@ async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
         .unwrap()
         .into()
     };
-    let app = |policy: meshward::authz::AnyRequirement| {
+    let app = |policy: meshward::authz::BoxRequirement| {
         label_refusals(
             Router::new()
                 .route("/orders/{id}", get(|| async { "orders" }))
@@ -493,7 +493,7 @@ async fn the_input_document_is_whole_for_a_direct_and_a_forwarded_peer() {
     // Direct: the client certificate on the connection.
     let ca = Ca::new("input CA");
     let leaf = ca.server("input");
-    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(leaf.cert_pem, leaf.key_pem))
+    let acceptor = MtlsAcceptor::builder(TlsIdentity::pem(leaf.cert_pem, leaf.key_pem))
         .add_client_ca_pem(ca.pem.clone())
         .build()
         .unwrap();

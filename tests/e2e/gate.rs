@@ -14,7 +14,7 @@ use jsonwebtoken::Algorithm;
 use meshward::authz::{AuthzLayer, RuleTable};
 use meshward::gate::Engine;
 use meshward::jwt::{AuthLayer, KeySource, Validator};
-use meshward::quota::QuotaLayer;
+use meshward::quota::{Limit, QuotaLayer};
 use meshward::{Principal, Rejection};
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt};
@@ -66,11 +66,13 @@ fn layers(keys: KeySource) -> (AuthLayer, AuthzLayer<RuleTable>, QuotaLayer) {
     (
         AuthLayer::new(validator).allow_anonymous(),
         AuthzLayer::new(RuleTable::from_toml(RULES).unwrap()),
-        QuotaLayer::builder()
-            .requests(1, Duration::from_secs(60))
-            .burst(2)
-            .build()
-            .unwrap(),
+        QuotaLayer::new(
+            Limit::builder()
+                .requests(1, Duration::from_secs(60))
+                .burst(2)
+                .build()
+                .unwrap(),
+        ),
     )
 }
 

@@ -564,12 +564,14 @@ async fn builders_refuse_what_cannot_work() {
                 .endpoint("http://idp.test/i")
         ),
         Kind::InsecureUrl {
-            what: "the endpoint"
+            url: "http://idp.test/i".into()
         }
     );
     assert_eq!(
         config(Introspector::builder("http://idp.test", ["orders"]).client_secret_basic("a", "b")),
-        Kind::InsecureUrl { what: "the issuer" }
+        Kind::InsecureUrl {
+            url: "http://idp.test/".into()
+        }
     );
     assert_eq!(
         config(base().client_secret_basic("a", "b").endpoint("not a url")),

@@ -1294,21 +1294,21 @@ async fn a_request_through_three_real_services_over_mtls() {
     use hyper::body::Bytes;
     use meshward::authz::RequirePeerLayer;
     use meshward::mint::MintLayer;
-    use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient};
+    use meshward::mtls::{MtlsAcceptor, MtlsClient, TlsIdentity};
 
     let mesh = Mesh::new();
     let ca = Ca::new("mesh CA");
     let svid = |id: &str| ca.workload(id);
     let acceptor = |id: &str| {
         let leaf = svid(id);
-        MtlsAcceptor::builder(CertifiedKey::pem(leaf.cert_pem, leaf.key_pem))
+        MtlsAcceptor::builder(TlsIdentity::pem(leaf.cert_pem, leaf.key_pem))
             .add_client_ca_pem(ca.pem.clone())
             .build()
             .unwrap()
     };
     let client = |id: &str, server: &str| {
         let leaf = svid(id);
-        MtlsClient::builder(CertifiedKey::pem(leaf.cert_pem, leaf.key_pem))
+        MtlsClient::builder(TlsIdentity::pem(leaf.cert_pem, leaf.key_pem))
             .add_server_ca_pem(ca.pem.clone())
             .expect_server_spiffe_id(server)
             .build()
@@ -1329,7 +1329,7 @@ async fn a_request_through_three_real_services_over_mtls() {
     let (stop_inventory, stopped) = tokio::sync::oneshot::channel::<()>();
     let inventory = tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .layer(RequirePeerLayer::default().allow_trust_domain("mesh.test"))
+            .layer(RequirePeerLayer::default().trust_domain("mesh.test"))
             .layer(AuthLayer::new(verifier))
             .add_service(WhoAmI)
             .serve_with_incoming_shutdown(incoming, async {
@@ -1464,12 +1464,12 @@ async fn a_request_through_three_real_services_over_mtls() {
 async fn a_peers_keys_fetched_from_its_publisher_over_mtls() {
     use crate::support::pki::Ca;
     use meshward::mint::JwksPublisher;
-    use meshward::mtls::{CertifiedKey, MtlsAcceptor, MtlsClient};
+    use meshward::mtls::{MtlsAcceptor, MtlsClient, TlsIdentity};
 
     let mesh = Mesh::new();
     let ca = Ca::new("mesh CA");
     let gateway_svid = ca.workload(GATEWAY);
-    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem(
+    let acceptor = MtlsAcceptor::builder(TlsIdentity::pem(
         gateway_svid.cert_pem,
         gateway_svid.key_pem,
     ))
@@ -1483,7 +1483,7 @@ async fn a_peers_keys_fetched_from_its_publisher_over_mtls() {
     .await;
     // orders fetches the gateway's keys with its own certificate, checking the gateway's.
     let orders_svid = ca.workload(ORDERS);
-    let tls = MtlsClient::builder(CertifiedKey::pem(orders_svid.cert_pem, orders_svid.key_pem))
+    let tls = MtlsClient::builder(TlsIdentity::pem(orders_svid.cert_pem, orders_svid.key_pem))
         .add_server_ca_pem(ca.pem.clone())
         .expect_server_spiffe_id(GATEWAY)
         .build()

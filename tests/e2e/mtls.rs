@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use meshward::Principal;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
 use meshward::mtls::{
-    CertifiedKey, MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer,
+    MtlsAcceptor, MtlsAcceptorBuilder, PeerIdentity, PeerInfo, RequirePeerLayer, TlsIdentity,
     XfccLayer,
 };
 use rustls_pki_types::CertificateDer;
@@ -42,8 +42,7 @@ fn app() -> Router {
         .route(
             "/billing",
             get(peer).route_layer(
-                RequirePeerLayer::default()
-                    .allow_spiffe_path_prefix("spiffe://prod.test/ns/billing"),
+                RequirePeerLayer::default().spiffe_path_prefix("spiffe://prod.test/ns/billing"),
             ),
         )
         .route("/peer", get(peer))
@@ -80,7 +79,7 @@ fn pki() -> Pki {
 }
 
 fn acceptor(pki: &Pki) -> MtlsAcceptorBuilder {
-    MtlsAcceptor::builder(CertifiedKey::pem(
+    MtlsAcceptor::builder(TlsIdentity::pem(
         pki.server.cert_pem.clone(),
         pki.server.key_pem.clone(),
     ))
@@ -406,7 +405,7 @@ async fn reload_under_load_keeps_old_connections_and_refuses_bad_files() {
     let cert_path = dir.write("server.pem", &pki.server.cert_pem);
     let key_path = dir.write("server.key", &pki.server.key_pem);
     let ca_path = dir.write("ca.pem", &pki.ca.pem);
-    let acceptor = MtlsAcceptor::builder(CertifiedKey::pem_files(&cert_path, &key_path))
+    let acceptor = MtlsAcceptor::builder(TlsIdentity::pem_files(&cert_path, &key_path))
         .add_client_ca_pem_file(&ca_path)
         .build()
         .unwrap();
@@ -563,7 +562,7 @@ async fn crl_changes_are_watched_and_reload_with_rotates_the_client_ca() {
     assert!(!accepted(&server, &pki.ca, &bob).await);
     acceptor
         .reload_with(
-            MtlsAcceptor::builder(CertifiedKey::pem(
+            MtlsAcceptor::builder(TlsIdentity::pem(
                 pki.server.cert_pem.clone(),
                 pki.server.key_pem.clone(),
             ))
@@ -860,7 +859,7 @@ async fn hyper_server_over_mtls_with_graceful_shutdown() {
     let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = Arc::clone(&finished);
     let service = tower::ServiceBuilder::new()
-        .layer(RequirePeerLayer::default().allow_trust_domain("prod.test"))
+        .layer(RequirePeerLayer::default().trust_domain("prod.test"))
         .service_fn(move |req: http::Request<hyper::body::Incoming>| {
             let done = Arc::clone(&done);
             async move {
@@ -971,7 +970,7 @@ async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
     // the peer to the layers and to the handler.
     let handle = tokio::spawn(async move {
         Server::builder()
-            .layer(RequirePeerLayer::default().allow_spiffe_id(BILLING))
+            .layer(RequirePeerLayer::default().spiffe_id(BILLING))
             .layer(AuthLayer::new(validator).allow_anonymous())
             .add_service(WhoAmI)
             .serve_with_incoming_shutdown(incoming, async {
@@ -1103,7 +1102,7 @@ async fn xfcc_behind_an_mtls_proxy_never_falls_back_to_the_proxy_identity() {
 fn app_with_proxy_guard(proxy: &str) -> Router {
     Router::new().route(
         "/proxy-only",
-        get(peer).route_layer(RequirePeerLayer::default().allow_spiffe_id(proxy)),
+        get(peer).route_layer(RequirePeerLayer::default().spiffe_id(proxy)),
     )
 }
 

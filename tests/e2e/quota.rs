@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use jsonwebtoken::Algorithm;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
-use meshward::quota::{QuotaKey, QuotaLayer, QuotaLayerBuilder};
+use meshward::quota::{Limit, LimitBuilder, QuotaKey, QuotaLayer};
 use tower::ServiceBuilder;
 
 use crate::support::*;
@@ -60,9 +60,9 @@ async fn get_orders(server: &TestServer, bearer: &str) -> (u16, Option<String>) 
     (seen.status, seen.header("retry-after").map(str::to_owned))
 }
 
-fn slow(burst: u32) -> QuotaLayerBuilder {
+fn slow(burst: u32) -> LimitBuilder {
     // One request a minute on top of the burst: nothing refills during a test.
-    QuotaLayer::builder()
+    Limit::builder()
         .requests(1, Duration::from_secs(60))
         .burst(burst)
 }
@@ -70,7 +70,7 @@ fn slow(burst: u32) -> QuotaLayerBuilder {
 #[tokio::test]
 async fn exactly_the_burst_passes_then_429_with_retry_after() {
     let idp = Idp::new();
-    let server = idp.serve(slow(3).build().unwrap()).await;
+    let server = idp.serve(QuotaLayer::new(slow(3).build().unwrap())).await;
     let alice = idp.bearer("alice");
     for i in 0..3 {
         assert_eq!(
@@ -97,7 +97,9 @@ async fn exactly_the_burst_passes_then_429_with_retry_after() {
 #[tokio::test]
 async fn the_layers_own_store_keeps_at_most_max_keys_buckets() {
     let idp = Idp::new();
-    let server = idp.serve(slow(1).max_keys(1).build().unwrap()).await;
+    let server = idp
+        .serve(QuotaLayer::new(slow(1).max_keys(1).build().unwrap()))
+        .await;
     let alice = idp.bearer("alice");
     assert_eq!(get_orders(&server, &alice).await.0, 200);
     assert_eq!(get_orders(&server, &alice).await.0, 429, "spent");
@@ -113,7 +115,7 @@ async fn the_layers_own_store_keeps_at_most_max_keys_buckets() {
     server.stop().await;
 
     // With room for every key, nothing is forgotten.
-    let server = idp.serve(slow(1).build().unwrap()).await;
+    let server = idp.serve(QuotaLayer::new(slow(1).build().unwrap())).await;
     assert_eq!(get_orders(&server, &alice).await.0, 200);
     for i in 0..100 {
         get_orders(&server, &idp.bearer(&format!("user-{i}"))).await;
@@ -126,7 +128,9 @@ async fn the_layers_own_store_keeps_at_most_max_keys_buckets() {
 async fn a_quota_per_client_counts_every_user_of_that_client() {
     let idp = Idp::new();
     let server = idp
-        .serve(slow(2).key(QuotaKey::ClientId).build().unwrap())
+        .serve(QuotaLayer::new(
+            slow(2).key(QuotaKey::ClientId).build().unwrap(),
+        ))
         .await;
     let token = |sub: &str| {
         let mut c = claims(sub, "read");
@@ -146,13 +150,13 @@ mod redis {
     use super::*;
     use crate::support::redis::RedisServer;
 
-    fn on(redis: &RedisServer, builder: QuotaLayerBuilder) -> QuotaLayer {
+    fn on(redis: &RedisServer, builder: LimitBuilder) -> QuotaLayer {
         let state = RedisState::builder(redis.url())
             .key_prefix("quota-test:")
             .timeout(Duration::from_millis(200))
             .build()
             .unwrap();
-        builder.state(state).build().unwrap()
+        QuotaLayer::new(builder.state(state).build().unwrap())
     }
 
     #[tokio::test]

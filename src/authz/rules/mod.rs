@@ -40,7 +40,7 @@ use self::normalize::Normalization;
 pub use self::normalize::TrailingSlash;
 use self::pattern::Trie;
 use super::error::AuthzErrorKind;
-use super::requirement::{AnyRequirement, AuthzRequest, Check, Requirement};
+use super::requirement::{AuthzRequest, BoxRequirement, Decision, Requirement};
 use crate::error::kinded_error;
 
 kinded_error! {
@@ -98,13 +98,13 @@ pub struct Rule {
     methods: Option<Vec<String>>,
     extension_methods: Option<Vec<String>>,
     path: Option<String>,
-    decision: Option<Decision>,
+    decision: Option<Action>,
 }
 
 #[derive(Clone)]
-enum Decision {
+enum Action {
     Anyone,
-    Require(AnyRequirement),
+    Require(BoxRequirement),
 }
 
 impl Rule {
@@ -164,14 +164,14 @@ impl Rule {
     }
 
     /// The requests it matches must satisfy `requirement`.
-    pub fn require(mut self, requirement: impl Into<AnyRequirement>) -> Self {
-        self.decision = Some(Decision::Require(requirement.into()));
+    pub fn require(mut self, requirement: impl Into<BoxRequirement>) -> Self {
+        self.decision = Some(Action::Require(requirement.into()));
         self
     }
 
     /// The requests it matches go through, authenticated or not.
     pub fn allow_anyone(mut self) -> Self {
-        self.decision = Some(Decision::Anyone);
+        self.decision = Some(Action::Anyone);
         self
     }
 }
@@ -214,7 +214,7 @@ pub struct RuleTable {
 
 struct Compiled {
     name: Arc<str>,
-    decision: Decision,
+    decision: Action,
 }
 
 impl RuleTable {
@@ -252,23 +252,23 @@ impl fmt::Debug for RuleTable {
 }
 
 impl Requirement for RuleTable {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         let Some(segments) = normalize::segments(request.uri().path(), self.how) else {
-            return Check::deny(AuthzErrorKind::PathNotAccepted.into());
+            return Decision::deny(AuthzErrorKind::PathNotAccepted.into());
         };
         match self.trie.first_match(request.method(), &segments) {
             Some(index) => match self.rules.get(index) {
                 Some(rule) => {
                     let check = match &rule.decision {
-                        Decision::Anyone => Check::allow(),
-                        Decision::Require(requirement) => requirement.check(request),
+                        Action::Anyone => Decision::allow(),
+                        Action::Require(requirement) => requirement.check(request),
                     };
                     check.with_rule(Some(Arc::clone(&rule.name)))
                 }
-                None => Check::deny(AuthzErrorKind::NoRuleMatched.into()),
+                None => Decision::deny(AuthzErrorKind::NoRuleMatched.into()),
             },
-            None if self.default_allow => Check::allow(),
-            None => Check::deny(AuthzErrorKind::NoRuleMatched.into()),
+            None if self.default_allow => Decision::allow(),
+            None => Decision::deny(AuthzErrorKind::NoRuleMatched.into()),
         }
     }
 }
@@ -466,7 +466,7 @@ impl SharedRules {
 }
 
 impl Requirement for SharedRules {
-    fn check(&self, request: &AuthzRequest<'_>) -> Check {
+    fn check(&self, request: &AuthzRequest<'_>) -> Decision {
         self.table.load().check(request)
     }
 }
@@ -479,13 +479,13 @@ impl fmt::Debug for SharedRules {
     }
 }
 
-impl From<RuleTable> for AnyRequirement {
+impl From<RuleTable> for BoxRequirement {
     fn from(table: RuleTable) -> Self {
         Self::new(table)
     }
 }
 
-impl From<SharedRules> for AnyRequirement {
+impl From<SharedRules> for BoxRequirement {
     fn from(rules: SharedRules) -> Self {
         Self::new(rules)
     }

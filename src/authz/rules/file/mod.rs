@@ -9,7 +9,7 @@ use super::{Rule, RuleTable, RuleTableBuilder, RulesError, RulesErrorKind};
 use crate::authz::claims::Roles;
 use crate::authz::peer::PeerRequirement;
 use crate::authz::require;
-use crate::authz::requirement::AnyRequirement;
+use crate::authz::requirement::BoxRequirement;
 
 /// The largest rules file read.
 const MAX_FILE: usize = 1024 * 1024;
@@ -133,7 +133,7 @@ struct PeerSpec {
 }
 
 impl Spec {
-    fn build(self) -> Result<AnyRequirement, String> {
+    fn build(self) -> Result<BoxRequirement, String> {
         Ok(match self {
             Self::Authenticated(true) => require::authenticated(),
             Self::Authenticated(false) => {
@@ -187,19 +187,19 @@ impl Spec {
             Self::Peer(p) => {
                 let mut peer = PeerRequirement::any_verified();
                 for id in p.spiffe_ids {
-                    peer = peer.allow_spiffe_id(id);
+                    peer = peer.spiffe_id(id);
                 }
                 for prefix in p.spiffe_path_prefixes {
-                    peer = peer.allow_spiffe_path_prefix(prefix);
+                    peer = peer.spiffe_path_prefix(prefix);
                 }
                 for td in p.trust_domains {
-                    peer = peer.allow_trust_domain(td);
+                    peer = peer.trust_domain(td);
                 }
                 for name in p.dns_names {
-                    peer = peer.allow_dns_name(name);
+                    peer = peer.dns_name(name);
                 }
                 for subject in p.subjects {
-                    peer = peer.allow_subject(subject);
+                    peer = peer.subject(subject);
                 }
                 require::peer(peer)
             }
@@ -218,7 +218,7 @@ fn nonempty(list: Vec<String>, what: &str) -> Result<Vec<String>, String> {
     }
 }
 
-fn build_all(specs: Vec<Spec>, what: &str) -> Result<Vec<AnyRequirement>, String> {
+fn build_all(specs: Vec<Spec>, what: &str) -> Result<Vec<BoxRequirement>, String> {
     if specs.is_empty() {
         return Err(format!("{what} lists no requirement"));
     }
