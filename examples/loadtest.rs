@@ -26,11 +26,12 @@
 #[path = "support/histogram.rs"]
 mod histogram;
 
-use std::convert::Infallible;
+#[path = "support/unary.rs"]
+mod unary;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use unary::{ServiceName, Unary};
 
 use axum::Router;
 use axum::extract::State;
@@ -57,8 +58,6 @@ use rcgen::{
 };
 use serde_json::json;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic_prost::ProstCodec;
 use tower::util::BoxCloneSyncService;
@@ -179,33 +178,18 @@ async fn serve_mtls(app: Router, acceptor: &MtlsAcceptor) -> Result<SocketAddr, 
 #[derive(Clone)]
 struct Who;
 
-impl NamedService for Who {
+impl ServiceName for Who {
     const NAME: &'static str = "load.Who";
 }
 
-impl Service<http::Request<Body>> for Who {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future =
-        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: tonic::Request<()>| async move {
-                let sub = request
-                    .principal()
-                    .and_then(|p| p.subject().map(str::to_owned))
-                    .unwrap_or_else(|| "anonymous".to_owned());
-                Ok::<_, tonic::Status>(tonic::Response::new(sub))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn who_handler(
+    request: tonic::Request<()>,
+) -> Result<tonic::Response<String>, tonic::Status> {
+    let sub = request
+        .principal()
+        .and_then(|p| p.subject().map(str::to_owned))
+        .unwrap_or_else(|| "anonymous".to_owned());
+    Ok::<_, tonic::Status>(tonic::Response::new(sub))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -640,18 +624,18 @@ async fn serve_grpc(
             tonic::transport::Server::builder()
                 .layer(AuthLayer::new(v))
                 .layer(AuthzLayer::new(r))
-                .add_service(Who)
+                .add_service(Unary::<Who, _>::new(who_handler))
                 .serve_with_incoming(incoming),
         ),
         (Some(v), None) => tokio::spawn(
             tonic::transport::Server::builder()
                 .layer(AuthLayer::new(v))
-                .add_service(Who)
+                .add_service(Unary::<Who, _>::new(who_handler))
                 .serve_with_incoming(incoming),
         ),
         _ => tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(Who)
+                .add_service(Unary::<Who, _>::new(who_handler))
                 .serve_with_incoming(incoming),
         ),
     };

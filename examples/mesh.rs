@@ -27,16 +27,16 @@
 #[path = "support/tls_alert.rs"]
 mod tls_alert;
 
-use std::convert::Infallible;
+#[path = "support/unary.rs"]
+mod unary;
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use unary::{ServiceName, Unary, call_unary};
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
-use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -59,10 +59,8 @@ use rcgen::{
 };
 use serde_json::json;
 use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
 use tower::{ServiceBuilder, ServiceExt};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -224,39 +222,21 @@ fn short(id: &str) -> &str {
 #[derive(Clone)]
 struct Inventory;
 
-impl NamedService for Inventory {
+impl ServiceName for Inventory {
     const NAME: &'static str = "demo.Inventory";
 }
 
-impl tower::Service<http::Request<Body>> for Inventory {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: Request<()>| async move {
-                let p = request
-                    .principal()
-                    .ok_or_else(|| Status::unauthenticated("no principal"))?;
-                // What inventory verified: the user, and the services the call went through.
-                let chain: Vec<&str> = p.actor_chain().iter().map(|s| short(s)).collect();
-                Ok::<_, Status>(Response::new(format!(
-                    "{} via {}",
-                    p.subject().unwrap_or("?"),
-                    chain.join(" > ")
-                )))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn inventory_handler(request: Request<()>) -> Result<Response<String>, Status> {
+    let p = request
+        .principal()
+        .ok_or_else(|| Status::unauthenticated("no principal"))?;
+    // What inventory verified: the user, and the services the call went through.
+    let chain: Vec<&str> = p.actor_chain().iter().map(|s| short(s)).collect();
+    Ok::<_, Status>(Response::new(format!(
+        "{} via {}",
+        p.subject().unwrap_or("?"),
+        chain.join(" > ")
+    )))
 }
 
 /// Calls `Reserve` through a (wrapped) channel.
@@ -267,17 +247,7 @@ where
     T::ResponseBody: hyper::body::Body<Data = Bytes> + Send + 'static,
     <T::ResponseBody as hyper::body::Body>::Error: Into<BoxError> + Send,
 {
-    let mut grpc = tonic::client::Grpc::new(service);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.into().to_string()))?;
-    grpc.unary(
-        request,
-        PathAndQuery::from_static(RESERVE),
-        ProstCodec::<(), String>::default(),
-    )
-    .await
-    .map(Response::into_inner)
+    call_unary(service, RESERVE, request).await
 }
 
 /// The reason of a refused gRPC call: meshward's label when inventory's layers refused it,
@@ -492,7 +462,7 @@ async fn start() -> Result<Mesh, BoxError> {
         )))
         .layer(AuthLayer::new(inventory_verifier))
         .layer(AuthzLayer::new(inventory_policy()?))
-        .add_service(Inventory);
+        .add_service(Unary::<Inventory, _>::new(inventory_handler));
     tokio::spawn(inventory.serve_with_incoming(inventory_tls.incoming(inventory_l)));
 
     // orders: mTLS, service tokens from the gateway, a rules file; calls inventory.

@@ -14,15 +14,15 @@
 //! `inventory` directly and refused: a wrong key, a replay, a widened scope, a token for
 //! another service, a chain too deep, and an access token where a service token belongs.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
+#[path = "support/unary.rs"]
+mod unary;
 use std::time::{SystemTime, UNIX_EPOCH};
+use unary::{ServiceName, Unary, call_unary};
 
 use axum::extract::State;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::uri::PathAndQuery;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -36,10 +36,8 @@ use meshward::tonic::RequestExt;
 use serde_json::{Value, json};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
 use tower::{ServiceBuilder, ServiceExt};
 
 const IDP: &str = "https://id.demo.test";
@@ -92,38 +90,20 @@ fn now() -> i64 {
 #[derive(Clone)]
 struct Inventory;
 
-impl NamedService for Inventory {
+impl ServiceName for Inventory {
     const NAME: &'static str = "demo.Inventory";
 }
 
-impl tower::Service<http::Request<Body>> for Inventory {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: Request<()>| async move {
-                let p = request
-                    .principal()
-                    .ok_or_else(|| Status::unauthenticated("no principal"))?;
-                Ok::<_, Status>(Response::new(format!(
-                    "reserved for {} (caller {}, chain {})",
-                    p.subject().unwrap_or("?"),
-                    p.caller().unwrap_or("-"),
-                    p.actor_chain().join(" > ")
-                )))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn inventory_handler(request: Request<()>) -> Result<Response<String>, Status> {
+    let p = request
+        .principal()
+        .ok_or_else(|| Status::unauthenticated("no principal"))?;
+    Ok::<_, Status>(Response::new(format!(
+        "reserved for {} (caller {}, chain {})",
+        p.subject().unwrap_or("?"),
+        p.caller().unwrap_or("-"),
+        p.actor_chain().join(" > ")
+    )))
 }
 
 /// Calls `Reserve` through a (wrapped) channel.
@@ -134,17 +114,7 @@ where
     T::ResponseBody: hyper::body::Body<Data = Bytes> + Send + 'static,
     <T::ResponseBody as hyper::body::Body>::Error: Into<BoxError> + Send,
 {
-    let mut grpc = tonic::client::Grpc::new(service);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.into().to_string()))?;
-    grpc.unary(
-        request,
-        PathAndQuery::from_static(RESERVE),
-        ProstCodec::<(), String>::default(),
-    )
-    .await
-    .map(Response::into_inner)
+    call_unary(service, RESERVE, request).await
 }
 
 async fn orders_reserve(
@@ -245,7 +215,7 @@ async fn main() -> Result<(), BoxError> {
     tokio::spawn(
         tonic::transport::Server::builder()
             .layer(AuthLayer::new(inventory_verifier))
-            .add_service(Inventory)
+            .add_service(Unary::<Inventory, _>::new(inventory_handler))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
     let inventory_channel = Channel::from_shared(format!("http://{inventory_addr}"))?

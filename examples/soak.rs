@@ -28,15 +28,16 @@
 #[path = "support/histogram.rs"]
 mod histogram;
 
+#[path = "support/unary.rs"]
+mod unary;
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use unary::{ServiceName, Unary};
 
 use axum::Router;
 use axum::extract::State;
@@ -54,7 +55,6 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use serde_json::{Value, json};
-use tonic::server::NamedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server};
 use tonic_prost::ProstCodec;
 
@@ -256,35 +256,19 @@ async fn whoami(principal: Principal) -> String {
 #[derive(Clone)]
 struct WhoAmI;
 
-impl NamedService for WhoAmI {
+impl ServiceName for WhoAmI {
     const NAME: &'static str = "meshward.soak.WhoAmI";
 }
 
-impl tower::Service<http::Request<tonic::body::Body>> for WhoAmI {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: tonic::Request<()>| async move {
-                let sub = request
-                    .principal()
-                    .and_then(|p| p.subject())
-                    .unwrap_or("-")
-                    .to_owned();
-                Ok::<_, tonic::Status>(tonic::Response::new(sub))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn who_am_i_handler(
+    request: tonic::Request<()>,
+) -> Result<tonic::Response<String>, tonic::Status> {
+    let sub = request
+        .principal()
+        .and_then(|p| p.subject())
+        .unwrap_or("-")
+        .to_owned();
+    Ok::<_, tonic::Status>(tonic::Response::new(sub))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -542,7 +526,7 @@ async fn run() -> Result<bool, BoxError> {
     let incoming = grpc_acceptor.incoming(grpc_listener);
     let grpc_server = Server::builder()
         .layer(AuthLayer::new(validator.clone()))
-        .add_service(WhoAmI);
+        .add_service(Unary::<WhoAmI, _>::new(who_am_i_handler));
     tokio::spawn(async move { grpc_server.serve_with_incoming(incoming).await });
 
     // Clients with the client certificate.

@@ -5,21 +5,18 @@
 //! Run with `cargo run --example tonic_mtls --features tonic`. The CA and certificates are
 //! made at start (rcgen); everything listens on 127.0.0.1.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
+#[path = "support/unary.rs"]
+mod unary;
+use unary::{ServiceName, Unary, call_unary};
 
-use http::uri::PathAndQuery;
 use meshward::mtls::{MtlsAcceptor, RequirePeerLayer, TlsIdentity};
 use meshward::tonic::RequestExt;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
 };
-use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server};
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
 
 const PEER: &str = "/meshward.demo.Peer/Get";
 
@@ -27,37 +24,19 @@ const PEER: &str = "/meshward.demo.Peer/Get";
 #[derive(Clone)]
 struct PeerService;
 
-impl NamedService for PeerService {
+impl ServiceName for PeerService {
     const NAME: &'static str = "meshward.demo.Peer";
 }
 
-impl tower::Service<http::Request<Body>> for PeerService {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: Request<()>| async move {
-                let identity = request
-                    .peer_identity()
-                    .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
-                let id = identity
-                    .spiffe_id()
-                    .map_or("(none)", |s| s.as_str())
-                    .to_owned();
-                Ok::<_, Status>(Response::new(format!("you are {id}")))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn peer_service_handler(request: Request<()>) -> Result<Response<String>, Status> {
+    let identity = request
+        .peer_identity()
+        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    let id = identity
+        .spiffe_id()
+        .map_or("(none)", |s| s.as_str())
+        .to_owned();
+    Ok::<_, Status>(Response::new(format!("you are {id}")))
 }
 
 struct Pem {
@@ -115,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_task = tokio::spawn(
         Server::builder()
             .layer(RequirePeerLayer::default().trust_domain("demo.test"))
-            .add_service(PeerService)
+            .add_service(Unary::<PeerService, _>::new(peer_service_handler))
             .serve_with_incoming(incoming),
     );
 
@@ -132,17 +111,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .tls_config(tls)?
             .connect()
             .await?;
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await?;
-        let answer = grpc
-            .unary(
-                Request::new(()),
-                PathAndQuery::from_static(PEER),
-                ProstCodec::<(), String>::default(),
-            )
-            .await;
-        match answer {
-            Ok(response) => println!("{caller:<40} OK: {}", response.into_inner()),
+        match call_unary(channel, PEER, Request::new(())).await {
+            Ok(answer) => println!("{caller:<40} OK: {answer}"),
             Err(status) => println!(
                 "{caller:<40} {:?} ({}): {}",
                 status.code(),

@@ -7,22 +7,19 @@
 //! `RequireScopesLayer` sit on the server as tower layers, so refused calls never reach
 //! tonic's router and are answered with trailers-only gRPC statuses.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
+#[path = "support/unary.rs"]
+mod unary;
 use std::time::{SystemTime, UNIX_EPOCH};
+use unary::{ServiceName, Unary, call_unary};
 
-use http::uri::PathAndQuery;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use meshward::authz::RequireScopesLayer;
 use meshward::jwt::{AuthLayer, Validator, VerifyingKey};
 use meshward::tonic::RequestExt;
 use serde_json::json;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::{Channel, Server};
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
 
 const ISSUER: &str = "https://id.example.test";
 const AUDIENCE: &str = "inventory";
@@ -32,38 +29,20 @@ const WHOAMI: &str = "/meshward.demo.WhoAmI/Get";
 #[derive(Clone)]
 struct WhoAmI;
 
-impl NamedService for WhoAmI {
+impl ServiceName for WhoAmI {
     const NAME: &'static str = "meshward.demo.WhoAmI";
 }
 
-impl tower::Service<http::Request<Body>> for WhoAmI {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: Request<()>| async move {
-                let principal = request
-                    .principal()
-                    .ok_or_else(|| Status::unauthenticated("no principal"))?;
-                let scopes: Vec<&str> = principal.scopes().iter().collect();
-                Ok::<_, Status>(Response::new(format!(
-                    "{} with scopes {:?}",
-                    principal.subject().unwrap_or("?"),
-                    scopes
-                )))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn who_am_i_handler(request: Request<()>) -> Result<Response<String>, Status> {
+    let principal = request
+        .principal()
+        .ok_or_else(|| Status::unauthenticated("no principal"))?;
+    let scopes: Vec<&str> = principal.scopes().iter().collect();
+    Ok::<_, Status>(Response::new(format!(
+        "{} with scopes {:?}",
+        principal.subject().unwrap_or("?"),
+        scopes
+    )))
 }
 
 async fn whoami(channel: Channel, token: Option<&str>) -> Result<String, Status> {
@@ -74,18 +53,7 @@ async fn whoami(channel: Channel, token: Option<&str>) -> Result<String, Status>
             .map_err(|_| Status::invalid_argument("token is not a header value"))?;
         request.metadata_mut().insert("authorization", value);
     }
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let response = grpc
-        .unary(
-            request,
-            PathAndQuery::from_static(WHOAMI),
-            ProstCodec::<(), String>::default(),
-        )
-        .await?;
-    Ok(response.into_inner())
+    call_unary(channel, WHOAMI, request).await
 }
 
 #[tokio::main]
@@ -105,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Server::builder()
             .layer(AuthLayer::new(validator))
             .layer(RequireScopesLayer::all(["inventory:read"]))
-            .add_service(WhoAmI)
+            .add_service(Unary::<WhoAmI, _>::new(who_am_i_handler))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = stopped.await;
             }),

@@ -2,14 +2,14 @@
 //! and its users, an axum API and a tonic service on 127.0.0.1 behind one `AuthzLayer`, and a
 //! list of calls printed with what the layer decided and why.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
+#[path = "../support/unary.rs"]
+mod unary;
 use std::time::{SystemTime, UNIX_EPOCH};
+use unary::{ServiceName, Unary, call_unary};
 
 use axum::Router;
 use axum::response::Response as HttpResponse;
 use axum::routing::{get, post};
-use http::uri::PathAndQuery;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -21,10 +21,7 @@ use meshward::tonic::RequestExt;
 use meshward::{Principal, Rejection};
 use serde_json::{Value, json};
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -65,31 +62,13 @@ impl Idp {
 #[derive(Clone)]
 struct Inventory;
 
-impl NamedService for Inventory {
+impl ServiceName for Inventory {
     const NAME: &'static str = "demo.Inventory";
 }
 
-impl tower::Service<http::Request<Body>> for Inventory {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: Request<()>| async move {
-                let who = request.principal().and_then(|p| p.subject()).unwrap_or("?");
-                Ok::<_, Status>(Response::new(format!("reserved for {who}")))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+async fn inventory_handler(request: Request<()>) -> Result<Response<String>, Status> {
+    let who = request.principal().and_then(|p| p.subject()).unwrap_or("?");
+    Ok::<_, Status>(Response::new(format!("reserved for {who}")))
 }
 
 /// Copies the reason of a refusal (the `Rejection` meshward puts in the response
@@ -150,7 +129,7 @@ where
         tonic::transport::Server::builder()
             .layer(authn)
             .layer(authz)
-            .add_service(Inventory)
+            .add_service(Unary::<Inventory, _>::new(inventory_handler))
             .serve_with_incoming(TcpListenerStream::new(grpc_listener)),
     );
 
@@ -202,17 +181,8 @@ where
                     .metadata_mut()
                     .insert("authorization", format!("Bearer {t}").parse()?);
             }
-            let mut grpc = tonic::client::Grpc::new(channel.clone());
-            grpc.ready().await?;
-            let result = grpc
-                .unary(
-                    request,
-                    PathAndQuery::from_static("/demo.Inventory/Reserve"),
-                    ProstCodec::<(), String>::default(),
-                )
-                .await;
-            match result {
-                Ok(r) => ("grpc:0".to_owned(), format!("OK: {}", r.into_inner())),
+            match call_unary(channel.clone(), "/demo.Inventory/Reserve", request).await {
+                Ok(r) => ("grpc:0".to_owned(), format!("OK: {r}")),
                 Err(s) => (
                     format!("grpc:{}", s.code() as i32),
                     format!("{:?} ({})", s.code(), s.message()),

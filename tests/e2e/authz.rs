@@ -18,7 +18,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
 use tonic::transport::{Channel, Server};
 
-use crate::support::grpc::{WhoAmI, whoami};
+use crate::support::grpc::{whoami, whoami_service};
 use crate::support::*;
 
 /// One file for the whole server: HTTP routes and the gRPC method side by side.
@@ -131,7 +131,7 @@ where
         Server::builder()
             .layer(auth)
             .layer(layer)
-            .add_service(WhoAmI)
+            .add_service(whoami_service())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = rx.await;
             })

@@ -1286,7 +1286,7 @@ pub async fn serve_axum_mtls(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_through_three_real_services_over_mtls() {
-    use crate::support::grpc::{WhoAmI, call};
+    use crate::support::grpc::{call, whoami_service};
     use crate::support::pki::{Ca, ClientSpec};
     use axum::extract::State;
     use axum::routing::get;
@@ -1331,7 +1331,7 @@ async fn a_request_through_three_real_services_over_mtls() {
         tonic::transport::Server::builder()
             .layer(RequirePeerLayer::default().trust_domain("mesh.test"))
             .layer(AuthLayer::new(verifier))
-            .add_service(WhoAmI)
+            .add_service(whoami_service())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;
             })

@@ -952,7 +952,7 @@ async fn hyper_server_over_mtls_with_graceful_shutdown() {
 
 #[tokio::test]
 async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
-    use crate::support::grpc::{WhoAmI, whoami};
+    use crate::support::grpc::{whoami, whoami_service};
     use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server};
 
     let pki = pki();
@@ -972,7 +972,7 @@ async fn tonic_over_mtls_sees_the_peer_in_layers_and_handlers() {
         Server::builder()
             .layer(RequirePeerLayer::default().spiffe_id(BILLING))
             .layer(AuthLayer::new(validator).allow_anonymous())
-            .add_service(WhoAmI)
+            .add_service(whoami_service())
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = rx.await;
             })

@@ -2,20 +2,18 @@
 //! `/meshward.test.WhoAmI/Get`, whose handler reads the principal and the peer with
 //! meshward's `RequestExt` and answers them as one string.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
-
-use http::uri::PathAndQuery;
 use meshward::tonic::RequestExt;
 use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
-use tonic_prost::ProstCodec;
+
+#[path = "../../examples/support/unary.rs"]
+mod unary;
+pub(crate) use self::unary::{ServiceName, Unary, call_unary};
 
 pub const WHOAMI: &str = "/meshward.test.WhoAmI/Get";
 
-#[derive(Clone)]
+/// The name of the test service.
 pub struct WhoAmI;
 
 /// The claim type the handler reads with `RequestExt::claims`.
@@ -24,54 +22,44 @@ pub struct Tenant {
     pub tenant: String,
 }
 
-impl NamedService for WhoAmI {
+impl ServiceName for WhoAmI {
     const NAME: &'static str = "meshward.test.WhoAmI";
 }
 
-impl tower::Service<http::Request<Body>> for WhoAmI {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
-    >;
+/// The service: `WhoAmI/Get` answered by [`whoami_handler`].
+pub fn whoami_service() -> Unary<WhoAmI, fn(Request<()>) -> Answer> {
+    Unary::new(|request| Box::pin(whoami_handler(request)))
+}
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
+type Answer =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<String>, Status>> + Send>>;
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        Box::pin(async move {
-            let handler = tower::service_fn(|request: Request<()>| async move {
-                // "sub=<subject> peer=<SPIFFE ID seen by the handler> bound=<principal's peer>"
-                // and, when the call came through services, " chain=<a>b>"
-                let sub = request.principal().and_then(|p| p.subject()).unwrap_or("-");
-                let peer = request
-                    .peer_identity()
-                    .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "-".into());
-                let bound = request
-                    .principal()
-                    .and_then(|p| p.peer())
-                    .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "-".into());
-                let chain = request
-                    .principal()
-                    .filter(|p| p.is_delegated())
-                    .map(|p| format!(" chain={}", p.actor_chain().join(">")))
-                    .unwrap_or_default();
-                // " tenant=<t>" when the end user's token carries a `tenant` claim.
-                let tenant = request
-                    .claims::<Tenant>()
-                    .map(|t| format!(" tenant={}", t.tenant))
-                    .unwrap_or_default();
-                Ok::<_, Status>(Response::new(format!(
-                    "sub={sub} peer={peer} bound={bound}{chain}{tenant}"
-                )))
-            });
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<String, ()>::default());
-            Ok(grpc.unary(handler, request).await)
-        })
-    }
+/// "sub=<subject> peer=<SPIFFE ID seen by the handler> bound=<principal's peer>" and, when
+/// the call came through services, " chain=<a>b>"; " tenant=<t>" when the end user's token
+/// carries a `tenant` claim.
+async fn whoami_handler(request: Request<()>) -> Result<Response<String>, Status> {
+    let sub = request.principal().and_then(|p| p.subject()).unwrap_or("-");
+    let peer = request
+        .peer_identity()
+        .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
+        .unwrap_or_else(|| "-".into());
+    let bound = request
+        .principal()
+        .and_then(|p| p.peer())
+        .and_then(|p| p.spiffe_id().map(|s| s.to_string()))
+        .unwrap_or_else(|| "-".into());
+    let chain = request
+        .principal()
+        .filter(|p| p.is_delegated())
+        .map(|p| format!(" chain={}", p.actor_chain().join(">")))
+        .unwrap_or_default();
+    let tenant = request
+        .claims::<Tenant>()
+        .map(|t| format!(" tenant={}", t.tenant))
+        .unwrap_or_default();
+    Ok(Response::new(format!(
+        "sub={sub} peer={peer} bound={bound}{chain}{tenant}"
+    )))
 }
 
 /// Calls `WhoAmI/Get` with an optional bearer token.
@@ -106,15 +94,5 @@ where
     <T::ResponseBody as hyper::body::Body>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    let mut grpc = tonic::client::Grpc::new(service);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.into().to_string()))?;
-    grpc.unary(
-        request,
-        PathAndQuery::try_from(path.to_owned()).unwrap(),
-        ProstCodec::<(), String>::default(),
-    )
-    .await
-    .map(Response::into_inner)
+    call_unary(service, path, request).await
 }
