@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 
 use crate::authz::{channel, guarded_grpc, label_refusals, validator};
-use crate::support::grpc::{WHOAMI, call_at};
+use crate::support::grpc::{WHOAMI, call_unary};
 use crate::support::pki::{Ca, ClientSpec};
 use crate::support::*;
 
@@ -188,7 +188,7 @@ async fn an_empty_segment_in_a_grpc_path_is_refused_before_tonic_routes_it() {
             request
                 .metadata_mut()
                 .insert("authorization", format!("Bearer {token}").parse().unwrap());
-            call_at(channel(server).await, path, request).await
+            call_unary(channel(server).await, path, request).await
         }
     };
     assert_eq!(call(WHOAMI).await.unwrap(), "sub=alice peer=- bound=-");

@@ -38,11 +38,15 @@ pub struct Svc {
 impl Svc {
     pub fn new(id: &'static str) -> Self {
         let raw = SigningKey::generate(Algorithm::ES256, &format!("{id}#1"));
-        let key = ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid(&raw.kid);
-        let signer = ServiceSigner::builder(id, key).build().unwrap();
+        let signer = ServiceSigner::builder(id, service_key(&raw, &raw.kid))
+            .build()
+            .unwrap();
         Self { id, signer, raw }
+    }
+
+    /// Another signer of this service, with its key, to build with other settings.
+    pub fn signer_builder(&self) -> meshward::mint::ServiceSignerBuilder {
+        ServiceSigner::builder(self.id, service_key(&self.raw, &self.raw.kid))
     }
 
     pub fn keys(&self) -> KeySource {
@@ -82,6 +86,13 @@ impl Svc {
     }
 }
 
+/// `raw` as a service key named `kid`.
+fn service_key(raw: &SigningKey, kid: &str) -> ServiceKey {
+    ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
+        .unwrap()
+        .with_kid(kid)
+}
+
 fn rand_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -110,6 +121,14 @@ impl Mesh {
         Validator::builder(ISSUER, [EDGE_API])
             .add_key(VerifyingKey::from_jwk_json(&self.idp.jwk_json().to_string()).unwrap())
             .build()
+            .unwrap()
+    }
+
+    /// An end user as the gateway sees them: their token, verified.
+    pub async fn user(&self, sub: &str, scope: &str) -> Principal {
+        self.users()
+            .validate(&self.user_token(sub, scope))
+            .await
             .unwrap()
     }
 
@@ -818,11 +837,7 @@ async fn garbage_in_every_claim_is_a_401_never_a_panic() {
 #[tokio::test]
 async fn replay_is_refused_with_the_guard_on() {
     let mesh = Mesh::new();
-    let at_gateway = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read"))
-        .await
-        .unwrap();
+    let at_gateway = mesh.user("alice", "read").await;
     let token = mesh.gateway.signer.mint(&at_gateway, ORDERS).unwrap();
     let guarded = mesh
         .verifier(ORDERS)
@@ -836,15 +851,12 @@ async fn replay_is_refused_with_the_guard_on() {
         (401, "16", "replayed")
     );
     // A signer without reuse mints a fresh jti for each call: no false replay.
-    let fresh = ServiceSigner::builder(
-        GATEWAY,
-        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid(&mesh.gateway.raw.kid),
-    )
-    .minted_token_cache(0)
-    .build()
-    .unwrap();
+    let fresh = mesh
+        .gateway
+        .signer_builder()
+        .minted_token_cache(0)
+        .build()
+        .unwrap();
     for _ in 0..3 {
         let t = fresh.mint(&at_gateway, ORDERS).unwrap();
         assert_eq!(answer(&guarded, t.as_str()).await.0, 200);
@@ -873,25 +885,17 @@ async fn once(verifier: &ServiceTokenVerifier, token: &str) -> (u16, String) {
 
 /// The gateway's signer without minted-token reuse: each call gets a fresh `jti`.
 fn fresh_gateway(mesh: &Mesh) -> ServiceSigner {
-    ServiceSigner::builder(
-        GATEWAY,
-        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid(&mesh.gateway.raw.kid),
-    )
-    .minted_token_cache(0)
-    .build()
-    .unwrap()
+    mesh.gateway
+        .signer_builder()
+        .minted_token_cache(0)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn instances_sharing_a_replay_store_refuse_a_token_used_at_another() {
     let mesh = Mesh::new();
-    let at_gateway = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read"))
-        .await
-        .unwrap();
+    let at_gateway = mesh.user("alice", "read").await;
     let signer = fresh_gateway(&mesh);
     let seen = meshward::state::InMemoryState::new(1_000);
     let one = mesh
@@ -941,11 +945,7 @@ async fn a_replay_guard_on_redis_is_shared_and_fails_closed() {
         return;
     };
     let mesh = Mesh::new();
-    let at_gateway = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read"))
-        .await
-        .unwrap();
+    let at_gateway = mesh.user("alice", "read").await;
     let signer = fresh_gateway(&mesh);
     let instance = || {
         let store = RedisState::builder(redis.url())
@@ -1020,16 +1020,11 @@ async fn a_key_rotated_out_stays_published_while_its_tokens_live() {
     use std::time::SystemTime;
 
     let raw = SigningKey::generate(Algorithm::ES256, "old");
-    let signer = ServiceSigner::builder(
-        GATEWAY,
-        ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid("old"),
-    )
-    .token_lifetime(Duration::from_secs(300))
-    .minted_token_cache(0)
-    .build()
-    .unwrap();
+    let signer = ServiceSigner::builder(GATEWAY, service_key(&raw, "old"))
+        .token_lifetime(Duration::from_secs(300))
+        .minted_token_cache(0)
+        .build()
+        .unwrap();
     let live = signer.mint_as_service(ORDERS).unwrap();
     let verifier = |signer: &ServiceSigner| {
         let keys = KeySet::from_jwks_json(&signer.published_jwks().to_string()).unwrap();
@@ -1060,15 +1055,10 @@ async fn a_key_rotated_out_stays_published_while_its_tokens_live() {
 
     // Signing for longer than the lifetime and the publishing margin (60 s): every token of
     // the old key has expired, and it is withdrawn.
-    let signer = ServiceSigner::builder(
-        GATEWAY,
-        ServiceKey::from_pem(raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid("old"),
-    )
-    .token_lifetime(Duration::from_secs(300))
-    .build()
-    .unwrap();
+    let signer = ServiceSigner::builder(GATEWAY, service_key(&raw, "old"))
+        .token_lifetime(Duration::from_secs(300))
+        .build()
+        .unwrap();
     let next = ServiceKey::generate(Algorithm::ES256)
         .unwrap()
         .with_kid("new");
@@ -1088,20 +1078,13 @@ async fn a_key_rotated_out_stays_published_while_its_tokens_live() {
 #[tokio::test]
 async fn minted_tokens_are_reused_then_renewed() {
     let mesh = Mesh::new();
-    let signer = ServiceSigner::builder(
-        GATEWAY,
-        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid(&mesh.gateway.raw.kid),
-    )
-    .token_lifetime(Duration::from_secs(2))
-    .build()
-    .unwrap();
-    let alice = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read write"))
-        .await
+    let signer = mesh
+        .gateway
+        .signer_builder()
+        .token_lifetime(Duration::from_secs(2))
+        .build()
         .unwrap();
+    let alice = mesh.user("alice", "read write").await;
     let first = signer.mint(&alice, ORDERS).unwrap();
     assert_eq!(
         signer.mint(&alice, ORDERS).unwrap().as_str(),
@@ -1414,11 +1397,7 @@ async fn a_request_through_three_real_services_over_mtls() {
 
     // A token the gateway minted for orders, replayed from another workload: refused,
     // though its signature and audience are fine.
-    let alice = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "orders:read"))
-        .await
-        .unwrap();
+    let alice = mesh.user("alice", "orders:read").await;
     let stolen = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
     let thief = ca.client(ClientSpec::spiffe("spiffe://mesh.test/ns/evil/sa/thief"));
     let thief = reqwest::Client::builder()
@@ -1501,11 +1480,7 @@ async fn a_peers_keys_fetched_from_its_publisher_over_mtls() {
         .user_tokens(mesh.users())
         .build()
         .unwrap();
-    let alice = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read"))
-        .await
-        .unwrap();
+    let alice = mesh.user("alice", "read").await;
     let hop = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
     let p = verifier.verify(hop.as_str()).await.unwrap();
     assert_eq!(p.caller(), Some(GATEWAY));
@@ -1567,14 +1542,7 @@ async fn every_level_s_keys_are_fetched_when_none_are_at_hand() {
     let hop = mesh
         .gateway
         .signer
-        .mint(
-            &mesh
-                .users()
-                .validate(&mesh.user_token("bob", "read"))
-                .await
-                .unwrap(),
-            WAREHOUSE,
-        )
+        .mint(&mesh.user("bob", "read").await, WAREHOUSE)
         .unwrap();
     let p = verifier(1).verify(hop.as_str()).await.unwrap();
     assert_eq!(p.subject(), Some("bob"));
@@ -1608,11 +1576,7 @@ async fn a_cached_chain_is_refused_once_a_key_it_was_verified_with_is_withdrawn(
         .user_tokens(mesh.users())
         .build()
         .unwrap();
-    let alice = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read"))
-        .await
-        .unwrap();
+    let alice = mesh.user("alice", "read").await;
     let hop = mesh.gateway.signer.mint(&alice, ORDERS).unwrap();
     assert_eq!(answer(&verifier, hop.as_str()).await.0, 200);
     assert_eq!(answer(&verifier, hop.as_str()).await.0, 200, "cached");
@@ -1641,25 +1605,18 @@ async fn a_cached_chain_is_refused_once_a_key_it_was_verified_with_is_withdrawn(
 #[tokio::test]
 async fn a_cached_chain_is_refused_once_its_earliest_level_expires() {
     let mesh = Mesh::new();
-    let short = ServiceSigner::builder(
-        GATEWAY,
-        ServiceKey::from_pem(mesh.gateway.raw.private_pem.as_bytes(), Algorithm::ES256)
-            .unwrap()
-            .with_kid(&mesh.gateway.raw.kid),
-    )
-    .token_lifetime(Duration::from_secs(1))
-    .build()
-    .unwrap();
+    let short = mesh
+        .gateway
+        .signer_builder()
+        .token_lifetime(Duration::from_secs(1))
+        .build()
+        .unwrap();
     let verifier = mesh
         .verifier(ORDERS)
         .leeway(Duration::ZERO)
         .build()
         .unwrap();
-    let alice = mesh
-        .users()
-        .validate(&mesh.user_token("alice", "read"))
-        .await
-        .unwrap();
+    let alice = mesh.user("alice", "read").await;
     let hop = short.mint(&alice, ORDERS).unwrap();
     assert_eq!(answer(&verifier, hop.as_str()).await.0, 200);
     assert_eq!(

@@ -205,24 +205,15 @@ async fn allow_list_and_optional_client_auth() {
         .ca
         .client(ClientSpec::spiffe("spiffe://prod.test/ns/payments/sa/api"));
     assert_eq!(
-        fetch(&client(&pki.ca, Some(&allowed)), &server, "/billing")
-            .await
-            .unwrap()
-            .0,
+        status(&pki.ca, Some(&allowed), &server, "/billing").await,
         200
     );
     assert_eq!(
-        fetch(&client(&pki.ca, Some(&sibling)), &server, "/billing")
-            .await
-            .unwrap()
-            .0,
+        status(&pki.ca, Some(&sibling), &server, "/billing").await,
         403
     );
     assert_eq!(
-        fetch(&client(&pki.ca, Some(&stranger)), &server, "/billing")
-            .await
-            .unwrap()
-            .0,
+        status(&pki.ca, Some(&stranger), &server, "/billing").await,
         403
     );
 
@@ -264,13 +255,7 @@ async fn revoked_by_crl() {
             .await
             .is_err()
     );
-    assert_eq!(
-        fetch(&client(&pki.ca, Some(&good)), &server, "/peer")
-            .await
-            .unwrap()
-            .0,
-        200
-    );
+    assert_eq!(status(&pki.ca, Some(&good), &server, "/peer").await, 200);
     server.stop().await;
 }
 
@@ -385,6 +370,11 @@ async fn server_cert_seen(
     tls.get_ref().1.peer_certificates().unwrap()[0]
         .clone()
         .into_owned()
+}
+
+/// The status a client with `leaf` (or none) gets for `path`; the request must be answered.
+async fn status(ca: &Ca, leaf: Option<&Leaf>, server: &TestServer, path: &str) -> u16 {
+    fetch(&client(ca, leaf), server, path).await.unwrap().0
 }
 
 /// Whether a client with `leaf` gets a request answered by the server (a refused client
@@ -1123,13 +1113,7 @@ async fn silent_clients_do_not_hold_the_accept_loop() {
     // A real client is served at once, beside them.
     let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
     let started = std::time::Instant::now();
-    assert_eq!(
-        fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer")
-            .await
-            .unwrap()
-            .0,
-        200
-    );
+    assert_eq!(status(&pki.ca, Some(&leaf), &server, "/peer").await, 200);
     assert!(
         started.elapsed() < Duration::from_millis(300),
         "not queued behind silent clients"
@@ -1261,12 +1245,6 @@ async fn absurd_acceptor_limits_are_clamped_not_panics() {
     let server = serve_mtls(&acceptor, app()).await;
     let _watch = acceptor.watch(Duration::MAX);
     let leaf = pki.ca.client(ClientSpec::spiffe(BILLING));
-    assert_eq!(
-        fetch(&client(&pki.ca, Some(&leaf)), &server, "/peer")
-            .await
-            .unwrap()
-            .0,
-        200
-    );
+    assert_eq!(status(&pki.ca, Some(&leaf), &server, "/peer").await, 200);
     server.stop().await;
 }

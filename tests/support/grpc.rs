@@ -82,17 +82,5 @@ where
     <T::ResponseBody as hyper::body::Body>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    call_at(service, WHOAMI, request).await
-}
-
-/// Calls the unary method at `path` (any path, well-formed or not) with `WhoAmI`'s messages.
-pub async fn call_at<T>(service: T, path: &str, request: Request<()>) -> Result<String, Status>
-where
-    T: tonic::client::GrpcService<Body>,
-    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    T::ResponseBody: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
-    <T::ResponseBody as hyper::body::Body>::Error:
-        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
-{
-    call_unary(service, path, request).await
+    call_unary(service, WHOAMI, request).await
 }
