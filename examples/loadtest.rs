@@ -3,10 +3,10 @@
 //! layers, each as a ratio to its baseline measured in the same run.
 //!
 //! Run with `cargo run --release --example loadtest` (`-- --seconds 3 --connections 32
-//! --rounds 3`; defaults 2 s per run, 32 connections, 3 rounds). The results and the machine
-//! they were measured on are in BENCHMARKS.md. It exits 1 when a run saw errors or missed
-//! its target (the cached path at 0.90 of unprotected, the 3-hop chain at 0.80 of the same
-//! chain without meshward).
+//! --rounds 3 --only "3 hops"`; defaults 2 s per run, 32 connections, 3 rounds, every
+//! group). The results and the machine they were measured on are in BENCHMARKS.md. It exits
+//! 1 when a run saw errors or missed its target (the cached path at 0.90 of unprotected, the
+//! 3-hop chain at 0.80 of the same chain without meshward).
 //!
 //! Each run keeps N connections busy for a fixed time, one request at a time each (HTTP/1.1
 //! for HTTP, one HTTP/2 connection per worker for gRPC), and counts answers other than the
@@ -559,6 +559,8 @@ struct Settings {
     connections: usize,
     duration: Duration,
     rounds: usize,
+    /// Only the groups with a run whose name contains this (`--only "3 hops"`).
+    only: Option<String>,
 }
 
 impl Settings {
@@ -567,6 +569,7 @@ impl Settings {
             connections: 32,
             duration: Duration::from_secs(2),
             rounds: 3,
+            only: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -575,6 +578,7 @@ impl Settings {
                 "--seconds" => settings.duration = Duration::from_secs_f64(value.parse()?),
                 "--connections" => settings.connections = value.parse()?,
                 "--rounds" => settings.rounds = value.parse()?,
+                "--only" => settings.only = Some(value),
                 _ => return Err(format!("unknown argument {arg}").into()),
             }
         }
@@ -771,6 +775,14 @@ async fn group(
     subjects: &[(&str, Target<'_>, Option<f64>)],
     rows: &mut Vec<Measured>,
 ) -> Result<(), BoxError> {
+    if let Some(only) = &settings.only
+        && !baseline.0.contains(only.as_str())
+        && !subjects
+            .iter()
+            .any(|(name, ..)| name.contains(only.as_str()))
+    {
+        return Ok(());
+    }
     let mut before = run(s, settings, baseline.1).await?;
     let mut all = before.clone();
     let mut measured = Vec::new();
