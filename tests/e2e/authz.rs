@@ -798,18 +798,9 @@ pub mod policies {
     }
 }
 
-fn example(name: &str) -> std::path::PathBuf {
-    // target/<profile>/deps/e2e-… → target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
-
 #[tokio::test]
 async fn the_authz_examples_print_their_decisions() {
-    let out = tokio::process::Command::new(example("authz_rules"))
+    let out = tokio::process::Command::new(crate::protected_server::built_example("authz_rules"))
         .output()
         .await
         .unwrap();
@@ -826,10 +817,11 @@ async fn the_authz_examples_print_their_decisions() {
     }
     #[cfg(feature = "rego")]
     {
-        let out = tokio::process::Command::new(example("rego_policy"))
-            .output()
-            .await
-            .unwrap();
+        let out =
+            tokio::process::Command::new(crate::protected_server::built_example("rego_policy"))
+                .output()
+                .await
+                .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{text}");
         assert!(
