@@ -136,3 +136,15 @@ impl Settings<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_defaults() {
+        // The builders' docs and the manual promise these: five seconds, 64 KiB.
+        assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(5));
+        assert_eq!(DEFAULT_MAX_ANSWER_LEN, 65_536);
+    }
+}
