@@ -253,41 +253,31 @@ pub(crate) async fn discover(
     timeout: Duration,
     max_len: usize,
 ) -> Result<Url, Unanswered> {
-    look_up(client, issuer, field, allow_http, timeout, max_len)
-        .await
-        .map_err(Unanswered::not_found)
-}
-
-async fn look_up(
-    client: &Client,
-    issuer: &str,
-    field: &str,
-    allow_http: bool,
-    timeout: Duration,
-    max_len: usize,
-) -> Result<Url, NotFound> {
-    let base = issuer.trim_end_matches('/');
-    let mut last = None;
-    for suffix in [
-        "/.well-known/openid-configuration",
-        "/.well-known/oauth-authorization-server",
-    ] {
-        let Ok(url) = Url::parse(&format!("{base}{suffix}")) else {
-            return Err(NotFound::Missing(None));
-        };
-        let request = client
-            .get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .timeout(timeout);
-        match send(request, timeout, max_len).await {
-            Ok(answer) if answer.status == 200 => {
-                return endpoint_of(&answer.body, issuer, field, allow_http);
+    let found = async {
+        let base = issuer.trim_end_matches('/');
+        let mut last = None;
+        for suffix in [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ] {
+            let Ok(url) = Url::parse(&format!("{base}{suffix}")) else {
+                return Err(NotFound::Missing(None));
+            };
+            let request = client
+                .get(url)
+                .header(http::header::ACCEPT, "application/json")
+                .timeout(timeout);
+            match send(request, timeout, max_len).await {
+                Ok(answer) if answer.status == 200 => {
+                    return endpoint_of(&answer.body, issuer, field, allow_http);
+                }
+                Ok(_) => {}
+                Err(failure) => last = Some(failure),
             }
-            Ok(_) => {}
-            Err(failure) => last = Some(failure),
         }
-    }
-    Err(NotFound::Missing(last))
+        Err(NotFound::Missing(last))
+    };
+    found.await.map_err(Unanswered::not_found)
 }
 
 /// The URL under `field` of a metadata document whose `issuer` is exactly `issuer`.
